@@ -1,0 +1,38 @@
+/* Durable appends for the daemon: records staged on the loop thread are sealed, written and
+ * fdatasync'd on the libuv threadpool, as many as have queued up per sync (group commit). Each
+ * caller's callback runs on the loop thread once its record is durable, or has failed. The
+ * loop never waits on the disk. */
+#ifndef BUDDY_APPENDER_H
+#define BUDDY_APPENDER_H
+
+#include "buddy/store.h"
+
+#include <stdbool.h>
+#include <uv.h>
+
+typedef void (*buddy_append_cb)(void *arg, int status);
+
+/* Called on the loop thread after a failed write, once every queued append has been failed:
+ * the owner must rebuild whatever it applied optimistically. */
+typedef void (*buddy_append_fail_cb)(void *owner, int status);
+
+struct buddy_appender;
+
+struct buddy_appender *buddy_appender_new(uv_loop_t *loop, struct buddy_store *store,
+					  buddy_append_fail_cb on_fail, void *owner);
+
+/* Stages one record (copied); cb(arg, 0) once durable, cb(arg, err) if it failed. */
+int buddy_appender_append(struct buddy_appender *a, const uint8_t *rec, size_t len,
+			  buddy_append_cb cb, void *arg);
+
+/* Nothing staged and nothing being written. */
+bool buddy_appender_idle(const struct buddy_appender *a);
+
+/* Runs cb(arg) on the loop thread as soon as the appender is idle (at once if it is). One
+ * waiter at a time; BUDDY_E_BUSY otherwise. */
+int buddy_appender_when_idle(struct buddy_appender *a, void (*cb)(void *), void *arg);
+
+/* Frees an idle appender; the store is the caller's. NULL is fine. */
+void buddy_appender_free(struct buddy_appender *a);
+
+#endif

@@ -1,0 +1,67 @@
+/* The daemon's state, shared by its modules: which home it serves, whether the journal is
+ * unlocked, and the objects that exist only while it is. Owned by main.c; changed by vault.c
+ * (unlock, lock, passwd, reload); read by the control methods. */
+#ifndef BUDDY_DAEMON_H
+#define BUDDY_DAEMON_H
+
+#include "buddy/appender.h"
+#include "buddy/home.h"
+#include "buddy/journal.h"
+#include "buddy/keys.h"
+#include "buddy/store.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#define BUDDY_VERSION "0.1.0"
+
+enum buddyd_state {
+	BUDDYD_LOCKED,
+	BUDDYD_UNLOCKING, /* Argon2id and the store's replay run on the threadpool */
+	BUDDYD_UNLOCKED,
+	BUDDYD_LOCKING, /* waiting for in-flight appends before wiping keys */
+	BUDDYD_RELOADING /* a write failed: rebuilding the journal from the store */
+};
+
+struct buddy_control;
+
+struct buddyd {
+	uv_loop_t *loop;
+	struct buddy_home home;
+	struct buddy_keyfile keyfile;
+	enum buddyd_state state;
+	struct buddy_secrets *secrets;
+	struct buddy_store *store;
+	struct buddy_journal *journal;
+	struct buddy_appender *appender;
+	struct buddy_control *control;
+	unsigned unlock_failures; /* wrong passphrases in a row */
+	uint64_t unlock_not_before; /* uv_now() milliseconds */
+	bool passwd_busy;
+	bool stopping;
+	uint64_t started_ms;
+};
+
+typedef void (*buddyd_done_cb)(struct buddyd *d, void *arg, int status, const char *detail);
+
+/* Unseals the keys and opens the journal on the threadpool; cb on the loop thread. A wrong
+ * passphrase is BUDDY_E_AUTH, and after 3 in a row each further try waits (BUDDY_E_RATELIMIT:
+ * detail says how long). The passphrase is copied into guarded memory and wiped. */
+int buddyd_unlock(struct buddyd *d, const char *pass, size_t len, buddyd_done_cb cb, void *arg);
+
+/* Waits for in-flight appends, then closes the journal and wipes every key. */
+int buddyd_lock(struct buddyd *d, buddyd_done_cb cb, void *arg);
+
+/* Checks the old passphrase and re-seals the keys under the new one (threadpool). */
+int buddyd_passwd(struct buddyd *d, const char *old, size_t oldlen, const char *new_,
+		  size_t newlen, enum buddy_kdf_level lvl, buddyd_done_cb cb, void *arg);
+
+/* Appends one record and applies it to the journal at once (so the next request sees it);
+ * cb when durable. If the write fails the journal is rebuilt from the store. */
+int buddyd_append(struct buddyd *d, const uint8_t *rec, size_t len, buddy_append_cb cb, void *arg);
+
+/* Closes the journal and wipes keys right away; for shutdown after the appender is idle. */
+void buddyd_close_vault(struct buddyd *d);
+
+#endif
