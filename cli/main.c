@@ -1,0 +1,240 @@
+/* buddy: the command-line client. A table of subcommands, each in its own cmd_*.c file. */
+#include "buddy/daemon.h"
+#include "cli.h"
+
+#include <jansson.h>
+#include <locale.h>
+#include <malloc.h>
+#include <sodium.h>
+#include <stdarg.h>
+#include <string.h>
+
+int cmd_init(int argc, char **argv);
+int cmd_unlock(int argc, char **argv);
+int cmd_lock(int argc, char **argv);
+int cmd_passwd(int argc, char **argv);
+int cmd_status(int argc, char **argv);
+int cmd_commit(int argc, char **argv);
+int cmd_checkin(int argc, char **argv);
+int cmd_log(int argc, char **argv);
+int cmd_journal(int argc, char **argv);
+int cmd_stats(int argc, char **argv);
+int cmd_export(int argc, char **argv);
+int cmd_import(int argc, char **argv);
+static int cmd_help(int argc, char **argv);
+static int cmd_version(int argc, char **argv);
+
+#define HOME_NOTE                                                                                  \
+	"\nThe buddy home is $BUDDY_HOME, else $XDG_DATA_HOME/buddy, else ~/.local/share/buddy.\n"
+
+const struct cli_cmd cli_commands[] = {
+	{"init", cmd_init, "create a buddy home: identity, data key, empty journal",
+	 "Usage: buddy init [--passphrase-file F | --no-passphrase] [--kdf LEVEL]\n"
+	 "\n"
+	 "Creates the buddy home (mode 0700) with a new identity and a random data key, both\n"
+	 "sealed under a key derived from your passphrase with Argon2id. The passphrase is read\n"
+	 "from the terminal (asked twice, not echoed) unless --passphrase-file is given.\n"
+	 "Never overwrites an existing home.\n"
+	 "\n"
+	 "  --passphrase-file F  read the passphrase from F (one line)\n"
+	 "  --no-passphrase      no passphrase: the journal is protected by file permissions\n"
+	 "                       only, like an ssh key without passphrase\n"
+	 "  --kdf LEVEL          Argon2id cost: interactive, moderate (default) or sensitive\n" HOME_NOTE},
+	{"unlock", cmd_unlock, "unlock the journal in the running daemon",
+	 "Usage: buddy unlock [--passphrase-file F]\n"
+	 "\n"
+	 "Sends your passphrase to buddyd, which derives the key (about a second) and opens the\n"
+	 "journal. After 3 wrong passphrases in a row, each further try must wait longer.\n"},
+	{"lock", cmd_lock, "lock the journal: the daemon forgets every key",
+	 "Usage: buddy lock\n"
+	 "\n"
+	 "Waits for writes in progress, then closes the journal and wipes the keys from the\n"
+	 "daemon's memory. `buddy unlock` opens it again.\n"},
+	{"passwd", cmd_passwd, "change the passphrase (the journal is not re-encrypted)",
+	 "Usage: buddy passwd [--old-passphrase-file F] [--new-passphrase-file F |\n"
+	 "                     --no-passphrase] [--kdf LEVEL]\n"
+	 "\n"
+	 "Re-seals the identity and data key under a new passphrase. The journal itself is\n"
+	 "not touched. Both passphrases are read from the terminal unless files are given.\n"},
+	{"status", cmd_status, "show the daemon, the identity and the journal",
+	 "Usage: buddy status [--json]\n"
+	 "\n"
+	 "Shows the buddy home, the daemon's version and pid, whether the journal is locked,\n"
+	 "your identity's fingerprint and, when unlocked, how much the journal holds.\n"},
+	{"commit", cmd_commit, "add, list, show or archive commitments",
+	 "Usage: buddy commit add ID \"TITLE\" (--daily | --weekly N | --monthly N |\n"
+	 "                        --by YYYY-MM-DD) [--tz ZONE]\n"
+	 "       buddy commit list [--all] [--json]\n"
+	 "       buddy commit show ID [--json]\n"
+	 "       buddy commit archive ID\n"
+	 "\n"
+	 "ID is a short name you choose (1 to 32 of a-z, 0-9, '-', '_'), like run.\n"
+	 "A cadence says how often: every day, N times per week (Monday to Sunday), N times per\n"
+	 "month, or once by a date. Periods follow the time zone ZONE (an IANA name such as\n"
+	 "Europe/Berlin; default: this machine's).\n"
+	 "list shows active commitments (--all: archived ones too); show adds the statistics and\n"
+	 "the recent check-ins; archive ends a commitment and keeps its history.\n"},
+	{"checkin", cmd_checkin, "check in on a commitment",
+	 "Usage: buddy checkin ID (--done | --partial | --skip) [TEXT] [--value NUMBER[UNIT]]\n"
+	 "\n"
+	 "Records a check-in on commitment ID, with an optional note and value (--value 5km,\n"
+	 "--value 30min, --value 2.5). Prints the entry's number once it is safely on disk.\n"},
+	{"log", cmd_log, "write a note in the journal",
+	 "Usage: buddy log [TEXT] [--commit ID] [--tag T]...\n"
+	 "\n"
+	 "Writes a private note. Without TEXT, or with TEXT \"-\", the note is read from\n"
+	 "standard input (never through a temporary file). --commit ties it to a commitment;\n"
+	 "--tag adds a tag (repeatable).\n"},
+	{"journal", cmd_journal, "read the journal",
+	 "Usage: buddy journal [--commit ID] [--since DATE] [--until DATE] [--tag T]...\n"
+	 "                     [--grep WORDS] [-n N] [--json]\n"
+	 "\n"
+	 "Lists entries oldest first. DATE is YYYY-MM-DD in local time; --until includes that\n"
+	 "day. --grep keeps entries containing every word (ignoring case); -n shows only the\n"
+	 "last N.\n"},
+	{"stats", cmd_stats, "progress per period, streaks and completion rate",
+	 "Usage: buddy stats [ID] [--json]\n"
+	 "\n"
+	 "For each active commitment (or only ID): the recent periods with check-ins done\n"
+	 "against required, the current and longest streak of met periods, and the completion\n"
+	 "rate (met periods / ended periods, plus the current one once it is met).\n"},
+	{"export", cmd_export, "write the whole journal out, decrypted",
+	 "Usage: buddy export --format json|markdown [--out F]\n"
+	 "\n"
+	 "Writes every commitment and entry, decrypted, to standard output or to a new file F\n"
+	 "(mode 0600; an existing file is not overwritten). The export is plaintext: keep it\n"
+	 "safe, or delete it when done.\n"},
+	{"import", cmd_import, "import a jrnl JSON export",
+	 "Usage: buddy import F\n"
+	 "\n"
+	 "Imports the entries of F, a file written by `jrnl --format json`, as notes with their\n"
+	 "original dates, tags and stars. The file is checked whole first: a bad file imports\n"
+	 "nothing. Entries imported before are skipped, so importing twice is harmless.\n"},
+	{"help", cmd_help, "show help for a command", "Usage: buddy help [COMMAND]\n"},
+	{"version", cmd_version, "show the version", "Usage: buddy version\n"},
+	{NULL, NULL, NULL, NULL},
+};
+
+static const char exit_codes[] =
+	"Exit codes: 0 success, 1 error, 2 bad usage, 3 no daemon running, 4 journal locked,\n"
+	"5 wrong passphrase, 6 not found, 7 already exists, 8 storage error.\n";
+
+void cli_err(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("buddy: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+int cli_usage_err(const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("buddy: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nTry: buddy %s --help\n", cmd);
+	return EXIT_USAGE;
+}
+
+const struct cli_cmd *cli_find(const char *name)
+{
+	for (const struct cli_cmd *c = cli_commands; c->name; c++)
+		if (strcmp(c->name, name) == 0)
+			return c;
+	return NULL;
+}
+
+bool cli_wants_help(const struct cli_cmd *cmd, int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--") == 0)
+			break;
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			fputs(cmd->usage, stdout);
+			return true;
+		}
+	}
+	return false;
+}
+
+static void overview(FILE *f)
+{
+	fputs("Usage: buddy COMMAND [ARGS]\n\n"
+	      "buddy keeps your commitment journal encrypted on this machine; buddyd, the daemon,\n"
+	      "owns it and `buddy` talks to it.\n\nCommands:\n",
+	      f);
+	for (const struct cli_cmd *c = cli_commands; c->name; c++)
+		fprintf(f, "  %-9s %s\n", c->name, c->summary);
+	fputs("\nEvery command has --help; every command that reads has --json.\n", f);
+	fputs(exit_codes, f);
+	fputs(HOME_NOTE + 1, f);
+}
+
+static int cmd_help(int argc, char **argv)
+{
+	const struct cli_cmd *c;
+
+	if (argc < 2) {
+		overview(stdout);
+		return EXIT_OK;
+	}
+	c = cli_find(argv[1]);
+	if (!c)
+		return cli_usage_err("help", "no command \"%s\"", argv[1]);
+	fputs(c->usage, stdout);
+	return EXIT_OK;
+}
+
+static int cmd_version(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	printf("buddy %s\n", BUDDY_VERSION);
+	return EXIT_OK;
+}
+
+/* jansson holds journal text while it parses and prints: wipe its blocks when freed */
+static void wiping_free(void *p)
+{
+	if (p) {
+		sodium_memzero(p, malloc_usable_size(p));
+		free(p);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	const struct cli_cmd *c;
+
+	setlocale(LC_CTYPE, "");
+	if (sodium_init() < 0) {
+		cli_err("cannot initialise libsodium");
+		return EXIT_ERROR;
+	}
+	json_set_alloc_funcs(malloc, wiping_free);
+	if (argc < 2) {
+		overview(stderr);
+		return EXIT_USAGE;
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+		overview(stdout);
+		return EXIT_OK;
+	}
+	if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0)
+		return cmd_version(0, NULL);
+	c = cli_find(argv[1]);
+	if (!c) {
+		cli_err("no command \"%s\"", argv[1]);
+		fputs("Try: buddy --help\n", stderr);
+		return EXIT_USAGE;
+	}
+	if (cli_wants_help(c, argc - 1, argv + 1))
+		return EXIT_OK;
+	return c->fn(argc - 1, argv + 1);
+}
