@@ -13,14 +13,14 @@
 /* Exit codes (documented in README and `buddy --help`). */
 enum cli_exit {
 	EXIT_OK = 0,
-	EXIT_ERROR = 1,      /* anything else the daemon refused, or a local failure */
-	EXIT_USAGE = 2,      /* bad arguments */
-	EXIT_NODAEMON = 3,   /* no daemon is running for this home */
-	EXIT_LOCKED = 4,     /* the journal is locked */
-	EXIT_AUTH = 5,       /* wrong passphrase, or too many tries */
-	EXIT_NOTFOUND = 6,   /* no such commitment or entry */
-	EXIT_EXISTS = 7,     /* already exists */
-	EXIT_STORAGE = 8,    /* the disk is full, or stored data is damaged */
+	EXIT_ERROR = 1,	   /* anything else the daemon refused, or a local failure */
+	EXIT_USAGE = 2,	   /* bad arguments */
+	EXIT_NODAEMON = 3, /* no daemon is running for this home */
+	EXIT_LOCKED = 4,   /* the journal is locked */
+	EXIT_AUTH = 5,	   /* wrong passphrase, or too many tries */
+	EXIT_NOTFOUND = 6, /* no such commitment or entry */
+	EXIT_EXISTS = 7,   /* already exists */
+	EXIT_STORAGE = 8,  /* the disk is full, or stored data is damaged */
 };
 
 struct cli_cmd {
@@ -98,7 +98,6 @@ int cli_journal_pages(const msgpack_sbuffer *filters, size_t nfilters,
  * sodium_free). With confirm, asks twice and insists they match. */
 int cli_prompt_passphrase(const char *prompt, bool confirm, char **out, size_t *len);
 /* A passphrase from --passphrase-file F (when file is non-NULL) or from the terminal. */
-int cli_get_passphrase(const char *file, const char *prompt, bool confirm, char **out,
-		       size_t *len);
+int cli_get_passphrase(const char *file, const char *prompt, bool confirm, char **out, size_t *len);
 
 #endif

@@ -164,9 +164,8 @@ int cli_call_quiet(const char *method, const msgpack_sbuffer *params, struct cli
 	rc = recv_answer(fd, rep);
 	close(fd);
 	if (rc) {
-		cli_err("no valid answer from buddyd (%s)", rc == BUDDY_E_IO
-								   ? "it closed the connection"
-								   : buddy_strerror(rc));
+		cli_err("no valid answer from buddyd (%s)",
+			rc == BUDDY_E_IO ? "it closed the connection" : buddy_strerror(rc));
 		cli_reply_free(rep);
 		return EXIT_ERROR;
 	}

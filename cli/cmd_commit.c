@@ -10,7 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-
 static int parse_count(const char *s, const char *opt, uint32_t *out)
 {
 	char *end;
@@ -28,9 +27,9 @@ static int parse_count(const char *s, const char *opt, uint32_t *out)
 static int commit_add(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"daily", no_argument, NULL, 'd'},   {"weekly", required_argument, NULL, 'w'},
+		{"daily", no_argument, NULL, 'd'},	   {"weekly", required_argument, NULL, 'w'},
 		{"monthly", required_argument, NULL, 'm'}, {"by", required_argument, NULL, 'b'},
-		{"tz", required_argument, NULL, 't'}, {NULL, 0, NULL, 0},
+		{"tz", required_argument, NULL, 't'},	   {NULL, 0, NULL, 0},
 	};
 	const char *kind = NULL, *by = NULL, *id, *title;
 	char tz[BUDDY_TZ_MAX + 1] = "";
@@ -58,13 +57,17 @@ static int commit_add(int argc, char **argv)
 			by = optarg;
 			cadences++;
 			if (buddy_date_parse(optarg, &y, &mo, &d))
-				return cli_usage_err("commit", "--by takes a date YYYY-MM-DD, not "
-							       "\"%s\"", optarg);
+				return cli_usage_err("commit",
+						     "--by takes a date YYYY-MM-DD, not "
+						     "\"%s\"",
+						     optarg);
 			break;
 		case 't':
 			if (strlen(optarg) > BUDDY_TZ_MAX || buddy_tz_valid(optarg))
-				return cli_usage_err("commit", "unknown time zone \"%s\" (use a "
-							       "name like Europe/Berlin)", optarg);
+				return cli_usage_err("commit",
+						     "unknown time zone \"%s\" (use a "
+						     "name like Europe/Berlin)",
+						     optarg);
 			snprintf(tz, sizeof(tz), "%s", optarg);
 			break;
 		default:
@@ -76,8 +79,10 @@ static int commit_add(int argc, char **argv)
 	id = argv[optind];
 	title = argv[optind + 1];
 	if (!buddy_text_slug_valid(id, strlen(id)))
-		return cli_usage_err("commit", "\"%s\" is not a valid id: use 1 to 32 of a-z, 0-9, "
-					       "'-' and '_', starting with a letter or digit", id);
+		return cli_usage_err("commit",
+				     "\"%s\" is not a valid id: use 1 to 32 of a-z, 0-9, "
+				     "'-' and '_', starting with a letter or digit",
+				     id);
 	if (cadences != 1)
 		return cli_usage_err("commit", "give exactly one of --daily, --weekly N, "
 					       "--monthly N, --by DATE");
@@ -119,8 +124,9 @@ static void print_commitment_line(const msgpack_object *c)
 
 static int commit_list(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"all", no_argument, NULL, 'a'}, {"json", no_argument, NULL, 'j'}, {NULL, 0, NULL, 0}};
+	static const struct option opts[] = {{"all", no_argument, NULL, 'a'},
+					     {"json", no_argument, NULL, 'j'},
+					     {NULL, 0, NULL, 0}};
 	bool all = false, json = false;
 	msgpack_sbuffer params;
 	msgpack_packer pk;

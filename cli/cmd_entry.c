@@ -44,8 +44,10 @@ static int report_id(struct cli_reply *rep, const char *what)
 int cmd_checkin(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"done", no_argument, NULL, 'd'},        {"partial", no_argument, NULL, 'p'},
-		{"skip", no_argument, NULL, 's'},        {"value", required_argument, NULL, 'v'},
+		{"done", no_argument, NULL, 'd'},
+		{"partial", no_argument, NULL, 'p'},
+		{"skip", no_argument, NULL, 's'},
+		{"value", required_argument, NULL, 'v'},
 		{NULL, 0, NULL, 0},
 	};
 	const char *status = NULL, *text = NULL, *id;
@@ -73,9 +75,11 @@ int cmd_checkin(int argc, char **argv)
 			break;
 		case 'v':
 			if (parse_value(optarg, &value, unit))
-				return cli_usage_err("checkin", "--value takes a number with an "
-								"optional unit, like 5km or 2.5, not "
-								"\"%s\"", optarg);
+				return cli_usage_err("checkin",
+						     "--value takes a number with an "
+						     "optional unit, like 5km or 2.5, not "
+						     "\"%s\"",
+						     optarg);
 			has_value = true;
 			break;
 		default:
@@ -83,7 +87,8 @@ int cmd_checkin(int argc, char **argv)
 		}
 	}
 	if (argc - optind < 1 || argc - optind > 2)
-		return cli_usage_err("checkin", "checkin takes a commitment ID and an optional TEXT");
+		return cli_usage_err("checkin",
+				     "checkin takes a commitment ID and an optional TEXT");
 	if (statuses != 1)
 		return cli_usage_err("checkin", "give exactly one of --done, --partial, --skip");
 	id = argv[optind];
@@ -173,8 +178,9 @@ int cmd_log(int argc, char **argv)
 			if (ntags == BUDDY_TAGS_MAX)
 				return cli_usage_err("log", "at most %d tags", BUDDY_TAGS_MAX);
 			if (!buddy_text_tag_valid(optarg, strlen(optarg)))
-				return cli_usage_err("log", "\"%s\" is not a tag: 1 to %d bytes "
-							    "without spaces or commas",
+				return cli_usage_err("log",
+						     "\"%s\" is not a tag: 1 to %d bytes "
+						     "without spaces or commas",
 						     optarg, BUDDY_TAG_MAX);
 			tags[ntags++] = optarg;
 			break;

@@ -11,7 +11,8 @@
 #include <time.h>
 #include <unistd.h>
 
-struct export {
+struct export
+{
 	FILE *out;
 	bool json;
 	json_t *entries;
@@ -34,7 +35,8 @@ static void md_entry(FILE *f, const msgpack_object *e)
 	else if (commit[0])
 		fprintf(f, ": note on %s", commit);
 	if (buddy_mp_get(e, "value"))
-		fprintf(f, " (%g%s)", cli_double(e, "value"), cli_str(e, "unit", unit, sizeof(unit)));
+		fprintf(f, " (%g%s)", cli_double(e, "value"),
+			cli_str(e, "unit", unit, sizeof(unit)));
 	fputs("\n\n", f);
 	if (buddy_mp_str(buddy_mp_get(e, "text"), BUDDY_TEXT_MAX, &text, &len) == 0 && len)
 		fprintf(f, "%.*s\n\n", (int)len, text);
@@ -70,14 +72,15 @@ static void md_commitments(FILE *f, const msgpack_object *list)
 		fputs("None.\n", f);
 	for (uint32_t i = 0; i < list->via.array.size; i++) {
 		const msgpack_object *c = &list->via.array.ptr[i];
-		char id[BUDDY_ID_MAX + 1], title[BUDDY_TITLE_MAX + 1], cad[48], tz[BUDDY_TZ_MAX + 1],
-			since[16];
+		char id[BUDDY_ID_MAX + 1], title[BUDDY_TITLE_MAX + 1], cad[48],
+			tz[BUDDY_TZ_MAX + 1], since[16];
 		const msgpack_object *arch = buddy_mp_get(c, "archived");
 		cli_fmt_cadence(buddy_mp_get(c, "cadence"), cad, sizeof(cad));
 		cli_fmt_date(cli_int(c, "created"), since, sizeof(since));
 		fprintf(f, "- **%s**: %s (%s, %s, since %s%s)\n", cli_str(c, "id", id, sizeof(id)),
-			cli_str(c, "title", title, sizeof(title)), cad, cli_str(c, "tz", tz, sizeof(tz)),
-			since, arch && arch->type != MSGPACK_OBJECT_NIL ? ", archived" : "");
+			cli_str(c, "title", title, sizeof(title)), cad,
+			cli_str(c, "tz", tz, sizeof(tz)), since,
+			arch && arch->type != MSGPACK_OBJECT_NIL ? ", archived" : "");
 	}
 	fputs("\n## Entries\n\n", f);
 }
@@ -89,7 +92,8 @@ static FILE *open_out(const char *path)
 
 	if (fd < 0) {
 		if (errno == EEXIST)
-			cli_err("%s exists already; choose a new file name (nothing was written)", path);
+			cli_err("%s exists already; choose a new file name (nothing was written)",
+				path);
 		else
 			cli_err("cannot create %s: %s", path, strerror(errno));
 		return NULL;

@@ -40,7 +40,8 @@ static int read_file(const char *path, char **out, size_t *len)
 			cap *= 2;
 		}
 		if (!buf || n > IMPORT_FILE_MAX) {
-			cli_err(buf ? "%s is larger than 64 MiB" : "out of memory reading %s", path);
+			cli_err(buf ? "%s is larger than 64 MiB" : "out of memory reading %s",
+				path);
 			break;
 		}
 		r = read(fd, buf + n, cap - n);
@@ -125,13 +126,15 @@ int cmd_import(int argc, char **argv)
 	for (size_t i = 0; i < n; i++) {
 		if (entry_time(&entries[i]) <= 0) {
 			cli_err("entry %zu has a time this machine cannot represent; nothing was "
-				"imported", i + 1);
+				"imported",
+				i + 1);
 			buddy_jrnl_free(entries, n);
 			return EXIT_USAGE;
 		}
 	}
 	for (size_t first = 0; first < n; first += BUDDY_IMPORT_BATCH_MAX) {
-		size_t count = n - first < BUDDY_IMPORT_BATCH_MAX ? n - first : BUDDY_IMPORT_BATCH_MAX;
+		size_t count =
+			n - first < BUDDY_IMPORT_BATCH_MAX ? n - first : BUDDY_IMPORT_BATCH_MAX;
 		msgpack_sbuffer params;
 		msgpack_packer pk;
 		struct cli_reply rep;
@@ -148,7 +151,8 @@ int cmd_import(int argc, char **argv)
 		msgpack_sbuffer_destroy(&params);
 		if (rc) {
 			if (first)
-				cli_err("%zu entries were imported before this error; importing again "
+				cli_err("%zu entries were imported before this error; importing "
+					"again "
 					"skips them",
 					imported + skipped);
 			break;

@@ -36,8 +36,10 @@ int cmd_init(int argc, char **argv)
 			break;
 		case 'k':
 			if (buddy_kdf_level_parse(optarg, &lvl))
-				return cli_usage_err("init", "--kdf is interactive, moderate or "
-							     "sensitive, not \"%s\"", optarg);
+				return cli_usage_err("init",
+						     "--kdf is interactive, moderate or "
+						     "sensitive, not \"%s\"",
+						     optarg);
 			break;
 		default:
 			return cli_usage_err("init", "unknown option");
@@ -64,8 +66,9 @@ int cmd_init(int argc, char **argv)
 	}
 	if (nopass) {
 		lvl = BUDDY_KDF_NONE;
-		fprintf(stderr, "buddy: warning: no passphrase: anyone who can read %s can read "
-				"your journal\n",
+		fprintf(stderr,
+			"buddy: warning: no passphrase: anyone who can read %s can read "
+			"your journal\n",
 			h.dir);
 	} else {
 		rc = cli_get_passphrase(passfile, "New passphrase: ", true, &pass, &len);
@@ -82,7 +85,6 @@ int cmd_init(int argc, char **argv)
 	buddy_secrets_free(sec);
 	printf("Created the buddy home %s\n", h.dir);
 	printf("Your fingerprint: %s\n", fp);
-	printf("Next: start the daemon with `buddyd &`%s\n",
-	       nopass ? "" : ", then `buddy unlock`");
+	printf("Next: start the daemon with `buddyd &`%s\n", nopass ? "" : ", then `buddy unlock`");
 	return EXIT_OK;
 }

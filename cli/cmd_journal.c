@@ -17,7 +17,8 @@ void cli_print_entry(const msgpack_object *e)
 	size_t len = 0;
 
 	cli_fmt_time(cli_int(e, "time"), when, sizeof(when));
-	printf("%s  #%lld%s  ", when, (long long)cli_int(e, "id"), cli_bool(e, "starred") ? "*" : "");
+	printf("%s  #%lld%s  ", when, (long long)cli_int(e, "id"),
+	       cli_bool(e, "starred") ? "*" : "");
 	cli_str(e, "commit", commit, sizeof(commit));
 	cli_str(e, "status", status, sizeof(status));
 	if (status[0])
@@ -116,9 +117,12 @@ static int collect_page(void *arg, const msgpack_object *entries)
 int cmd_journal(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"commit", required_argument, NULL, 'c'}, {"since", required_argument, NULL, 's'},
-		{"until", required_argument, NULL, 'u'},  {"tag", required_argument, NULL, 't'},
-		{"grep", required_argument, NULL, 'g'},   {"json", no_argument, NULL, 'j'},
+		{"commit", required_argument, NULL, 'c'},
+		{"since", required_argument, NULL, 's'},
+		{"until", required_argument, NULL, 'u'},
+		{"tag", required_argument, NULL, 't'},
+		{"grep", required_argument, NULL, 'g'},
+		{"json", no_argument, NULL, 'j'},
 		{NULL, 0, NULL, 0},
 	};
 	const char *tags[BUDDY_TAGS_MAX];
@@ -143,7 +147,8 @@ int cmd_journal(int argc, char **argv)
 		case 'u':
 			if (cli_parse_date(optarg, c == 'u', &t)) {
 				msgpack_sbuffer_destroy(&f);
-				return cli_usage_err("journal", "%s takes a date YYYY-MM-DD, not \"%s\"",
+				return cli_usage_err("journal",
+						     "%s takes a date YYYY-MM-DD, not \"%s\"",
 						     c == 's' ? "--since" : "--until", optarg);
 			}
 			cli_pack_str(&pk, c == 's' ? "since" : "until");

@@ -10,16 +10,19 @@
 
 void cli_print_stats(const msgpack_object *s)
 {
-	char id[BUDDY_ID_MAX + 1], title[BUDDY_TITLE_MAX + 1], from[16], to[16], tz[BUDDY_TZ_MAX + 1];
+	char id[BUDDY_ID_MAX + 1], title[BUDDY_TITLE_MAX + 1], from[16], to[16],
+		tz[BUDDY_TZ_MAX + 1];
 	char *saved;
 	const msgpack_object *periods = buddy_mp_get(s, "periods");
 	int64_t counted = cli_int(s, "counted");
 
 	if (!s)
 		return;
-	printf("%s  %s\n", cli_str(s, "id", id, sizeof(id)), cli_str(s, "title", title, sizeof(title)));
-	printf("  streak %lld (longest %lld); %lld of %lld periods met", (long long)cli_int(s, "current_streak"),
-	       (long long)cli_int(s, "longest_streak"), (long long)cli_int(s, "met"), (long long)counted);
+	printf("%s  %s\n", cli_str(s, "id", id, sizeof(id)),
+	       cli_str(s, "title", title, sizeof(title)));
+	printf("  streak %lld (longest %lld); %lld of %lld periods met",
+	       (long long)cli_int(s, "current_streak"), (long long)cli_int(s, "longest_streak"),
+	       (long long)cli_int(s, "met"), (long long)counted);
 	if (counted)
 		printf(" (%.0f%%)", 100.0 * cli_double(s, "rate"));
 	putchar('\n');
@@ -46,7 +49,7 @@ void cli_print_stats(const msgpack_object *s)
 			printf(", %lld partial", (long long)partial);
 		if (skipped)
 			printf(", %lld skipped", (long long)skipped);
-		printf("  %s\n", cli_bool(p, "met")       ? "met"
+		printf("  %s\n", cli_bool(p, "met")	  ? "met"
 				 : cli_bool(p, "current") ? "in progress"
 							  : "missed");
 	}

@@ -39,7 +39,8 @@ const struct cli_cmd cli_commands[] = {
 	 "  --passphrase-file F  read the passphrase from F (one line)\n"
 	 "  --no-passphrase      no passphrase: the journal is protected by file permissions\n"
 	 "                       only, like an ssh key without passphrase\n"
-	 "  --kdf LEVEL          Argon2id cost: interactive, moderate (default) or sensitive\n" HOME_NOTE},
+	 "  --kdf LEVEL          Argon2id cost: interactive, moderate (default) or "
+	 "sensitive\n" HOME_NOTE},
 	{"unlock", cmd_unlock, "unlock the journal in the running daemon",
 	 "Usage: buddy unlock [--passphrase-file F]\n"
 	 "\n"

@@ -119,8 +119,7 @@ out:
 	return 0;
 }
 
-int cli_get_passphrase(const char *file, const char *prompt, bool confirm, char **out,
-		       size_t *len)
+int cli_get_passphrase(const char *file, const char *prompt, bool confirm, char **out, size_t *len)
 {
 	int rc;
 

@@ -23,7 +23,7 @@ struct buddy_appender {
 	struct buddy_store *store;
 	buddy_append_fail_cb on_fail;
 	void *owner;
-	struct waiters staged;   /* callbacks of records in the store's stage */
+	struct waiters staged;	 /* callbacks of records in the store's stage */
 	struct waiters inflight; /* callbacks of the batch being written */
 	struct buddy_store_batch *batch;
 	int status;

@@ -154,8 +154,9 @@ void ctl_error_not_open(struct buddyd *d, struct ctl_req *r)
 		ctl_error(r, BUDDY_E_BUSY, "the journal is being unlocked; try again in a moment");
 		break;
 	case BUDDYD_RELOADING:
-		ctl_error(r, BUDDY_E_BUSY,
-			  "the journal is being reloaded after a write error; try again in a moment");
+		ctl_error(
+			r, BUDDY_E_BUSY,
+			"the journal is being reloaded after a write error; try again in a moment");
 		break;
 	default:
 		ctl_error(r, BUDDY_E_LOCKED, "the journal is locked; unlock it with: buddy unlock");

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define RECENT_ENTRIES 10
+#define RECENT_ENTRIES	10
 #define DEFAULT_PERIODS 12
 
 void ctl_pack_commitment(msgpack_packer *pk, const struct buddy_commitment *c)
@@ -195,8 +195,8 @@ static const struct buddy_commitment *find_or_answer(struct buddyd *d, struct ct
 	}
 	c = buddy_journal_commit_find(d->journal, id, index);
 	if (!c)
-		ctl_error(r, BUDDY_E_NOTFOUND, "no commitment \"%s\" (see: buddy commit list --all)",
-			  id);
+		ctl_error(r, BUDDY_E_NOTFOUND,
+			  "no commitment \"%s\" (see: buddy commit list --all)", id);
 	return c;
 }
 

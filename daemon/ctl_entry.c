@@ -199,8 +199,8 @@ static bool contains_ci(const char *hay, const char *needle, size_t nlen)
 {
 	for (; *hay; hay++) {
 		size_t i = 0;
-		while (i < nlen && hay[i] && tolower((unsigned char)hay[i]) ==
-						      tolower((unsigned char)needle[i]))
+		while (i < nlen && hay[i] &&
+		       tolower((unsigned char)hay[i]) == tolower((unsigned char)needle[i]))
 			i++;
 		if (i == nlen)
 			return true;
@@ -385,7 +385,8 @@ void ctl_import(struct buddyd *d, struct ctl_req *r, const msgpack_object *p)
 	struct import_wait *w;
 	int64_t now = buddy_clock_now();
 
-	if (!arr || arr->type != MSGPACK_OBJECT_ARRAY || arr->via.array.size > BUDDY_IMPORT_BATCH_MAX) {
+	if (!arr || arr->type != MSGPACK_OBJECT_ARRAY ||
+	    arr->via.array.size > BUDDY_IMPORT_BATCH_MAX) {
 		ctl_error(r, BUDDY_E_INVALID, "\"entries\" must be an array of at most %d entries",
 			  BUDDY_IMPORT_BATCH_MAX);
 		return;
@@ -399,7 +400,8 @@ void ctl_import(struct buddyd *d, struct ctl_req *r, const msgpack_object *p)
 
 		msgpack_sbuffer_init(&scratch);
 		if (rc == 0)
-			rc = buddy_journal_make_entry(d->journal, &q.spec, now, &scratch, &id, &why);
+			rc = buddy_journal_make_entry(d->journal, &q.spec, now, &scratch, &id,
+						      &why);
 		msgpack_sbuffer_destroy(&scratch);
 		entry_req_free(&q);
 		if (rc && rc != BUDDY_E_EXISTS) {

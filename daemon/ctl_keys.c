@@ -113,7 +113,8 @@ void ctl_unlock(struct buddyd *d, struct ctl_req *r, const msgpack_object *p)
 		return;
 	}
 	if (get_pass(p, "passphrase", &pass, &len)) {
-		ctl_error(r, BUDDY_E_INVALID, "\"passphrase\" must be a string or bytes of at most %d",
+		ctl_error(r, BUDDY_E_INVALID,
+			  "\"passphrase\" must be a string or bytes of at most %d",
 			  BUDDY_PASSPHRASE_MAX);
 		return;
 	}
@@ -157,8 +158,10 @@ void ctl_passwd(struct buddyd *d, struct ctl_req *r, const msgpack_object *p)
 	int rc;
 
 	if (get_pass(p, "old", &old, &oldlen) || get_pass(p, "new", &new_, &newlen)) {
-		ctl_error(r, BUDDY_E_INVALID, "\"old\" and \"new\" must be strings or bytes of at "
-					      "most %d", BUDDY_PASSPHRASE_MAX);
+		ctl_error(r, BUDDY_E_INVALID,
+			  "\"old\" and \"new\" must be strings or bytes of at "
+			  "most %d",
+			  BUDDY_PASSPHRASE_MAX);
 		return;
 	}
 	if (k) {
@@ -198,7 +201,8 @@ void ctl_clock_advance(struct buddyd *d, struct ctl_req *r, const msgpack_object
 	}
 	rc = buddy_clock_advance(secs);
 	if (rc == BUDDY_E_STATE) {
-		ctl_error(r, rc, "the clock can only be moved when buddyd runs with BUDDY_TEST_CLOCK");
+		ctl_error(r, rc,
+			  "the clock can only be moved when buddyd runs with BUDDY_TEST_CLOCK");
 		return;
 	}
 	if (rc) {

@@ -92,7 +92,8 @@ static int check_one(const char *path, int want_dir, char *why, size_t whylen)
 	if (lstat(path, &st))
 		return errno == ENOENT ? BUDDY_E_NOTFOUND : BUDDY_E_IO;
 	if (want_dir ? !S_ISDIR(st.st_mode) : !S_ISREG(st.st_mode)) {
-		snprintf(why, whylen, "%s is not a %s", path, want_dir ? "directory" : "regular file");
+		snprintf(why, whylen, "%s is not a %s", path,
+			 want_dir ? "directory" : "regular file");
 		return BUDDY_E_PERM;
 	}
 	if (st.st_uid != geteuid()) {
@@ -101,8 +102,9 @@ static int check_one(const char *path, int want_dir, char *why, size_t whylen)
 		return BUDDY_E_PERM;
 	}
 	if (st.st_mode & 077) {
-		snprintf(why, whylen, "%s can be read by others (mode %03o); fix it with: chmod %s %s",
-			 path, (unsigned)(st.st_mode & 0777), want_dir ? "700" : "600", path);
+		snprintf(why, whylen,
+			 "%s can be read by others (mode %03o); fix it with: chmod %s %s", path,
+			 (unsigned)(st.st_mode & 0777), want_dir ? "700" : "600", path);
 		return BUDDY_E_PERM;
 	}
 	return 0;

@@ -31,7 +31,8 @@ static const char usage[] =
 	"Options:\n"
 	"  --passphrase-file F  unlock at start with the passphrase in F (one line)\n"
 	"  --log-level LEVEL    error, warn, info (default) or debug\n"
-	"  --ready-fd N         write \"ready\\n\" to file descriptor N once serving, then close it\n"
+	"  --ready-fd N         write \"ready\\n\" to file descriptor N once serving, then close "
+	"it\n"
 	"  -h, --help           show this help\n"
 	"  -V, --version        show the version\n"
 	"\n"
@@ -145,8 +146,10 @@ int main(int argc, char **argv)
 			break;
 		case 'l':
 			if (buddy_log_level_parse(optarg, &lvl)) {
-				fprintf(stderr, "buddyd: unknown log level \"%s\" (error, warn, "
-						"info, debug)\n", optarg);
+				fprintf(stderr,
+					"buddyd: unknown log level \"%s\" (error, warn, "
+					"info, debug)\n",
+					optarg);
 				return 2;
 			}
 			buddy_log_set_level(lvl);

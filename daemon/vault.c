@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define UNLOCK_FREE_TRIES 3
+#define UNLOCK_FREE_TRIES   3
 #define UNLOCK_MAX_DELAY_MS (5 * 60 * 1000)
 
 struct job {
@@ -79,14 +79,16 @@ static int open_journal(struct job *j, const uint8_t *data_key)
 		return BUDDY_E_NOMEM;
 	rc = buddy_store_open(j->d->home.journal, data_key, replay, j, &j->store, &j->info);
 	if (rc == BUDDY_E_CORRUPT && j->info.bad_offset)
-		snprintf(j->detail, sizeof(j->detail),
-			 "record %llu (segment %u, offset %llu) of the journal failed its integrity "
-			 "check; the journal was left as it is",
-			 (unsigned long long)j->info.bad_index, j->info.bad_segment,
-			 (unsigned long long)j->info.bad_offset);
+		snprintf(
+			j->detail, sizeof(j->detail),
+			"record %llu (segment %u, offset %llu) of the journal failed its integrity "
+			"check; the journal was left as it is",
+			(unsigned long long)j->info.bad_index, j->info.bad_segment,
+			(unsigned long long)j->info.bad_offset);
 	else if (rc == BUDDY_E_CORRUPT || rc == BUDDY_E_VERSION)
 		snprintf(j->detail, sizeof(j->detail),
-			 "record %llu of the journal could not be read (%s); the journal was left as "
+			 "record %llu of the journal could not be read (%s); the journal was left "
+			 "as "
 			 "it is",
 			 (unsigned long long)j->bad_index, buddy_strerror(rc));
 	else if (rc == BUDDY_E_AUTH)
@@ -167,8 +169,8 @@ static void unlock_done(uv_work_t *w, int uvstatus)
 	if (j->status == 0) {
 		d->unlock_failures = 0;
 		log_info("%s: %zu commitments, %zu entries, %llu records%s",
-			 j->reload ? "journal reloaded" : "unlocked", buddy_journal_ncommits(d->journal),
-			 buddy_journal_nentries(d->journal),
+			 j->reload ? "journal reloaded" : "unlocked",
+			 buddy_journal_ncommits(d->journal), buddy_journal_nentries(d->journal),
 			 (unsigned long long)buddy_journal_nrecords(d->journal),
 			 j->info.torn_bytes ? " (a torn last record from a crash was cut)" : "");
 	} else {
@@ -318,8 +320,8 @@ static void passwd_work(uv_work_t *w)
 	j->status = buddy_keys_unseal(&j->kf, j->pass, j->passlen, &j->secrets);
 	if (j->status)
 		return;
-	j->status = buddy_keys_reseal(j->d->home.keys, j->secrets, j->newpass, j->newpasslen,
-				      j->lvl);
+	j->status =
+		buddy_keys_reseal(j->d->home.keys, j->secrets, j->newpass, j->newpasslen, j->lvl);
 	if (j->status)
 		return;
 	j->status = buddy_keys_load(j->d->home.keys, &j->kf);
@@ -344,8 +346,8 @@ static void passwd_done(uv_work_t *w, int uvstatus)
 	job_free(j);
 }
 
-int buddyd_passwd(struct buddyd *d, const char *old, size_t oldlen, const char *new_,
-		  size_t newlen, enum buddy_kdf_level lvl, buddyd_done_cb cb, void *arg)
+int buddyd_passwd(struct buddyd *d, const char *old, size_t oldlen, const char *new_, size_t newlen,
+		  enum buddy_kdf_level lvl, buddyd_done_cb cb, void *arg)
 {
 	struct job *j;
 

@@ -10,14 +10,14 @@
 
 enum buddy_cadence_kind {
 	BUDDY_CADENCE_DAILY = 1, /* once per local calendar day */
-	BUDDY_CADENCE_WEEKLY,    /* n times per ISO week (Monday 00:00 to Monday 00:00) */
-	BUDDY_CADENCE_MONTHLY,   /* n times per calendar month */
-	BUDDY_CADENCE_BY         /* once, by the end of a date */
+	BUDDY_CADENCE_WEEKLY,	 /* n times per ISO week (Monday 00:00 to Monday 00:00) */
+	BUDDY_CADENCE_MONTHLY,	 /* n times per calendar month */
+	BUDDY_CADENCE_BY	 /* once, by the end of a date */
 };
 
 struct buddy_cadence {
 	enum buddy_cadence_kind kind;
-	uint32_t n;                   /* required check-ins per period: 1 for DAILY and BY */
+	uint32_t n;		       /* required check-ins per period: 1 for DAILY and BY */
 	int by_year, by_month, by_day; /* BY only */
 };
 
@@ -35,7 +35,8 @@ int buddy_tz_valid(const char *zone);
 int buddy_cadence_valid(const struct buddy_cadence *c);
 
 /* The period of c that contains time t, in zone tz: [*start, *end). For BY there is one period,
- * from the start of the local day of `created` to the end of the local day by_year-by_month-by_day. */
+ * from the start of the local day of `created` to the end of the local day by_year-by_month-by_day.
+ */
 int buddy_cadence_period(const struct buddy_cadence *c, const char *tz, int64_t created, int64_t t,
 			 int64_t *start, int64_t *end);
 
@@ -52,12 +53,15 @@ struct buddy_period {
 };
 
 struct buddy_stats {
-	struct buddy_period *periods; /* oldest first, from the period of `created` to the one of `now` */
+	struct buddy_period
+		*periods; /* oldest first, from the period of `created` to the one of `now` */
 	size_t nperiods;
-	uint32_t counted;        /* periods that count toward the rate: every ended one, plus the current one if met */
-	uint32_t met;            /* of those, met */
-	double rate;             /* met / counted, 0 when counted == 0 */
-	uint32_t current_streak; /* met periods in a row ending with the current one (if met) or the last ended one */
+	uint32_t counted; /* periods that count toward the rate: every ended one, plus the current
+			     one if met */
+	uint32_t met;	  /* of those, met */
+	double rate;	  /* met / counted, 0 when counted == 0 */
+	uint32_t current_streak; /* met periods in a row ending with the current one (if met) or the
+				    last ended one */
 	uint32_t longest_streak;
 };
 

@@ -20,7 +20,7 @@ enum buddyd_state {
 	BUDDYD_LOCKED,
 	BUDDYD_UNLOCKING, /* Argon2id and the store's replay run on the threadpool */
 	BUDDYD_UNLOCKED,
-	BUDDYD_LOCKING, /* waiting for in-flight appends before wiping keys */
+	BUDDYD_LOCKING,	 /* waiting for in-flight appends before wiping keys */
 	BUDDYD_RELOADING /* a write failed: rebuilding the journal from the store */
 };
 
@@ -36,7 +36,7 @@ struct buddyd {
 	struct buddy_journal *journal;
 	struct buddy_appender *appender;
 	struct buddy_control *control;
-	unsigned unlock_failures; /* wrong passphrases in a row */
+	unsigned unlock_failures;   /* wrong passphrases in a row */
 	uint64_t unlock_not_before; /* uv_now() milliseconds */
 	bool passwd_busy;
 	bool stopping;
@@ -54,8 +54,8 @@ int buddyd_unlock(struct buddyd *d, const char *pass, size_t len, buddyd_done_cb
 int buddyd_lock(struct buddyd *d, buddyd_done_cb cb, void *arg);
 
 /* Checks the old passphrase and re-seals the keys under the new one (threadpool). */
-int buddyd_passwd(struct buddyd *d, const char *old, size_t oldlen, const char *new_,
-		  size_t newlen, enum buddy_kdf_level lvl, buddyd_done_cb cb, void *arg);
+int buddyd_passwd(struct buddyd *d, const char *old, size_t oldlen, const char *new_, size_t newlen,
+		  enum buddy_kdf_level lvl, buddyd_done_cb cb, void *arg);
 
 /* Appends one record and applies it to the journal at once (so the next request sees it);
  * cb when durable. If the write fails the journal is rebuilt from the store. */

@@ -11,7 +11,7 @@ struct buddy_home {
 	char dir[BUDDY_PATH_MAX];
 	char keys[BUDDY_PATH_MAX];    /* sealed identity + data key */
 	char journal[BUDDY_PATH_MAX]; /* the store's segment files */
-	char sock[108];               /* control socket (sun_path is 108 bytes) */
+	char sock[108];		      /* control socket (sun_path is 108 bytes) */
 	char lock[BUDDY_PATH_MAX];    /* one daemon per home */
 };
 

@@ -27,9 +27,9 @@ struct buddy_commitment {
 };
 
 struct buddy_entry {
-	uint64_t id;      /* 1, 2, 3... in the order written */
-	int64_t time;     /* what the entry is about (an import keeps its original time) */
-	int64_t written;  /* when it was recorded */
+	uint64_t id;	     /* 1, 2, 3... in the order written */
+	int64_t time;	     /* what the entry is about (an import keeps its original time) */
+	int64_t written;     /* when it was recorded */
 	uint64_t import_key; /* 0, or a digest of an imported entry (re-imports are skipped) */
 	double value;
 	uint32_t commit; /* index into the commitments + 1; 0 for none */
@@ -71,9 +71,9 @@ struct buddy_commit_spec {
 
 struct buddy_entry_spec {
 	enum buddy_entry_kind kind;
-	const char *commit; /* NULL for a note on no commitment */
+	const char *commit;		  /* NULL for a note on no commitment */
 	enum buddy_checkin_status status; /* check-ins only */
-	const char *text;   /* may be NULL or "" for check-ins */
+	const char *text;		  /* may be NULL or "" for check-ins */
 	size_t text_len;
 	bool has_value;
 	double value;
@@ -81,8 +81,8 @@ struct buddy_entry_spec {
 	const char *const *tags;
 	size_t ntags;
 	bool starred;
-	int64_t time;   /* 0: now */
-	bool imported;  /* dedupe by content: an identical imported entry is BUDDY_E_EXISTS */
+	int64_t time;  /* 0: now */
+	bool imported; /* dedupe by content: an identical imported entry is BUDDY_E_EXISTS */
 };
 
 /* The makers check a change against the current state (BUDDY_E_INVALID with a reason in why,

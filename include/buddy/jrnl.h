@@ -7,9 +7,9 @@
 
 struct buddy_jrnl_entry {
 	int year, month, day, hour, minute; /* naive local time, as jrnl writes it */
-	char *title;                        /* UTF-8, NUL-terminated */
-	char *body;                         /* UTF-8, may be "" */
-	char **tags;                        /* lowercased, tag symbol ('@') removed, distinct */
+	char *title;			    /* UTF-8, NUL-terminated */
+	char *body;			    /* UTF-8, may be "" */
+	char **tags;			    /* lowercased, tag symbol ('@') removed, distinct */
 	size_t ntags;
 	int starred;
 };

@@ -1,17 +1,17 @@
 /* The participant's identity (Ed25519) and the journal's data key, sealed at rest under a key
- * derived from the passphrase with Argon2id (DESIGN.md section 3; format in proto/STORE.md, "Key file").
- * Owns the file $BUDDY_HOME/keys. Secrets live only in sodium_malloc memory and are wiped by
- * buddy_secrets_free. Nothing here touches the journal. */
+ * derived from the passphrase with Argon2id (DESIGN.md section 3; format in proto/STORE.md, "Key
+ * file"). Owns the file $BUDDY_HOME/keys. Secrets live only in sodium_malloc memory and are wiped
+ * by buddy_secrets_free. Nothing here touches the journal. */
 #ifndef BUDDY_KEYS_H
 #define BUDDY_KEYS_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-#define BUDDY_PK_BYTES 32
-#define BUDDY_SK_BYTES 64
-#define BUDDY_DATA_KEY_BYTES 32
-#define BUDDY_SALT_BYTES 16
+#define BUDDY_PK_BYTES	      32
+#define BUDDY_SK_BYTES	      64
+#define BUDDY_DATA_KEY_BYTES  32
+#define BUDDY_SALT_BYTES      16
 #define BUDDY_FINGERPRINT_LEN 39 /* "xxxx xxxx xxxx xxxx xxxx xxxx xxxx xxxx" */
 
 enum buddy_kdf_level {

@@ -3,25 +3,26 @@
 #ifndef BUDDY_LIMITS_H
 #define BUDDY_LIMITS_H
 
-#define BUDDY_ID_MAX 32              /* commitment id (slug) bytes */
-#define BUDDY_TITLE_MAX 200          /* commitment title bytes */
-#define BUDDY_TEXT_MAX (64 * 1024)   /* entry text bytes */
-#define BUDDY_TAG_MAX 32             /* one tag's bytes */
-#define BUDDY_TAGS_MAX 16            /* tags on one entry */
-#define BUDDY_UNIT_MAX 16            /* unit of a check-in value ("km") */
-#define BUDDY_TZ_MAX 64              /* IANA time zone name bytes */
-#define BUDDY_PASSPHRASE_MAX 1024    /* passphrase bytes */
-#define BUDDY_CADENCE_N_MAX 1000     /* N in --weekly N / --monthly N */
+#define BUDDY_ID_MAX	     32		 /* commitment id (slug) bytes */
+#define BUDDY_TITLE_MAX	     200	 /* commitment title bytes */
+#define BUDDY_TEXT_MAX	     (64 * 1024) /* entry text bytes */
+#define BUDDY_TAG_MAX	     32		 /* one tag's bytes */
+#define BUDDY_TAGS_MAX	     16		 /* tags on one entry */
+#define BUDDY_UNIT_MAX	     16		 /* unit of a check-in value ("km") */
+#define BUDDY_TZ_MAX	     64		 /* IANA time zone name bytes */
+#define BUDDY_PASSPHRASE_MAX 1024	 /* passphrase bytes */
+#define BUDDY_CADENCE_N_MAX  1000	 /* N in --weekly N / --monthly N */
 
-#define BUDDY_STORE_RECORD_MAX (1024 * 1024)       /* one record's plaintext */
+#define BUDDY_STORE_RECORD_MAX	(1024 * 1024)	   /* one record's plaintext */
 #define BUDDY_STORE_SEGMENT_MAX (64 * 1024 * 1024) /* a segment is closed past this size */
 
-#define BUDDY_CONTROL_REQUEST_MAX (1024 * 1024)   /* one control request, bytes */
+#define BUDDY_CONTROL_REQUEST_MAX  (1024 * 1024)      /* one control request, bytes */
 #define BUDDY_CONTROL_RESPONSE_MAX (64 * 1024 * 1024) /* what a client accepts */
-#define BUDDY_CONTROL_DEPTH_MAX 8                 /* msgpack nesting in a request */
-#define BUDDY_CONTROL_CLIENTS_MAX 64              /* control connections at once */
-#define BUDDY_CONTROL_WRITE_HWM (8 * 1024 * 1024) /* queued reply bytes before a client is dropped */
-#define BUDDY_PAGE_MAX 1000                       /* entries in one journal page */
-#define BUDDY_IMPORT_BATCH_MAX 500                /* entries in one import request */
+#define BUDDY_CONTROL_DEPTH_MAX	   8		      /* msgpack nesting in a request */
+#define BUDDY_CONTROL_CLIENTS_MAX  64		      /* control connections at once */
+#define BUDDY_CONTROL_WRITE_HWM                                                                    \
+	(8 * 1024 * 1024)	    /* queued reply bytes before a client is dropped */
+#define BUDDY_PAGE_MAX	       1000 /* entries in one journal page */
+#define BUDDY_IMPORT_BATCH_MAX 500  /* entries in one import request */
 
 #endif

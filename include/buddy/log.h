@@ -11,8 +11,8 @@ void buddy_log(enum buddy_log_level lvl, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
 #define log_error(...) buddy_log(BUDDY_LOG_ERROR, __VA_ARGS__)
-#define log_warn(...) buddy_log(BUDDY_LOG_WARN, __VA_ARGS__)
-#define log_info(...) buddy_log(BUDDY_LOG_INFO, __VA_ARGS__)
+#define log_warn(...)  buddy_log(BUDDY_LOG_WARN, __VA_ARGS__)
+#define log_info(...)  buddy_log(BUDDY_LOG_INFO, __VA_ARGS__)
 #define log_debug(...) buddy_log(BUDDY_LOG_DEBUG, __VA_ARGS__)
 
 #endif

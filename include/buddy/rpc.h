@@ -7,9 +7,9 @@
 #include <msgpack.h>
 #include <stdint.h>
 
-#define BUDDY_RPC_REQUEST 0
-#define BUDDY_RPC_RESPONSE 1
-#define BUDDY_RPC_NOTIFY 2
+#define BUDDY_RPC_REQUEST     0
+#define BUDDY_RPC_RESPONSE    1
+#define BUDDY_RPC_NOTIFY      2
 #define BUDDY_CONTROL_VERSION 1
 
 /* Packs [0, msgid, method, [ ...: the caller then packs exactly one params map. */
@@ -36,8 +36,8 @@ int buddy_rpc_parse_request(const msgpack_object *o, struct buddy_rpc_request *r
 
 struct buddy_rpc_response {
 	uint32_t msgid;
-	int code;                     /* 0, or the error's positive code */
-	const char *message;          /* error message, when code != 0 */
+	int code;	     /* 0, or the error's positive code */
+	const char *message; /* error message, when code != 0 */
 	size_t message_len;
 	const msgpack_object *result; /* when code == 0 */
 };
