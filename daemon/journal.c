@@ -20,7 +20,7 @@ struct buddy_journal {
 	size_t ncommits, capcommits;
 	struct buddy_entry *entries;
 	size_t nentries, capentries;
-	uint32_t *order; /* entry indexes by (time, id) */
+	uint32_t *order;    /* entry indexes by (time, id) */
 	uint32_t *imported; /* indexes of imported entries, for dedupe */
 	size_t nimported, capimported;
 	uint64_t nrecords;
@@ -202,7 +202,8 @@ static int check_commit(const struct buddy_journal *j, const struct buddy_commit
 	size_t tlen = s->title ? strlen(s->title) : 0;
 
 	if (!s->id || !buddy_text_slug_valid(s->id, strlen(s->id))) {
-		*why = "a commitment id is 1 to 32 of a-z, 0-9, '-' and '_', starting with a letter "
+		*why = "a commitment id is 1 to 32 of a-z, 0-9, '-' and '_', starting with a "
+		       "letter "
 		       "or digit";
 		return BUDDY_E_INVALID;
 	}
@@ -253,13 +254,17 @@ static int check_entry(const struct buddy_journal *j, const struct buddy_entry_s
 	} else if (s->text_len == 0) {
 		*why = "a note needs text";
 		return BUDDY_E_INVALID;
+	} else if (s->status) {
+		*why = "a note has no check-in status";
+		return BUDDY_E_INVALID;
 	}
 	/* a live change must not land on an archived commitment; an import may (history) */
 	if (c && c->archived && !s->imported) {
 		*why = "that commitment is archived";
 		return BUDDY_E_STATE;
 	}
-	if (s->text_len > BUDDY_TEXT_MAX || (s->text_len && !buddy_text_valid(s->text, s->text_len, true))) {
+	if (s->text_len > BUDDY_TEXT_MAX ||
+	    (s->text_len && !buddy_text_valid(s->text, s->text_len, true))) {
 		*why = "entry text is at most 64 KiB of UTF-8 text";
 		return BUDDY_E_INVALID;
 	}
@@ -317,9 +322,8 @@ static int pack_kv_str(msgpack_packer *pk, const char *k, const char *v, size_t 
 	return buddy_mp_pack_strn(pk, v, vlen);
 }
 
-int buddy_journal_make_commit_add(const struct buddy_journal *j,
-				  const struct buddy_commit_spec *s, int64_t now,
-				  msgpack_sbuffer *out, const char **why)
+int buddy_journal_make_commit_add(const struct buddy_journal *j, const struct buddy_commit_spec *s,
+				  int64_t now, msgpack_sbuffer *out, const char **why)
 {
 	msgpack_packer pk;
 	const struct buddy_cadence *c = &s->cadence;
@@ -525,7 +529,7 @@ static int apply_entry(struct buddy_journal *j, const msgpack_object *b, int64_t
 		goto out;
 	s.kind = klen == 7 && !memcmp(kind, "checkin", 7) ? BUDDY_ENTRY_CHECKIN
 		 : klen == 4 && !memcmp(kind, "note", 4)  ? BUDDY_ENTRY_NOTE
-							   : 0;
+							  : 0;
 	s.text = text;
 	s.text_len = strlen(text);
 	if ((o = buddy_mp_get(b, "c"))) {
@@ -577,8 +581,8 @@ static int apply_entry(struct buddy_journal *j, const msgpack_object *b, int64_t
 		}
 		j->order = no;
 	}
-	if (ikey && grow((void **)&j->imported, &j->capimported, j->nimported + 1,
-			 sizeof(*j->imported))) {
+	if (ikey &&
+	    grow((void **)&j->imported, &j->capimported, j->nimported + 1, sizeof(*j->imported))) {
 		rc = BUDDY_E_NOMEM;
 		goto out;
 	}

@@ -19,10 +19,10 @@ static uint64_t be(const uint8_t *p, unsigned n)
 /* How one leading byte shapes what follows: `fixed` bytes of payload after the tag byte, or a
  * big-endian length of `lenlen` bytes followed by that much payload, or a container. */
 struct shape {
-	unsigned fixed;  /* payload bytes after the tag byte */
+	unsigned fixed;	 /* payload bytes after the tag byte */
 	unsigned lenlen; /* size of the length field, 0 if none */
-	int container;   /* 0: scalar; 1: array; 2: map */
-	uint32_t count;  /* element count for fix containers, payload length for fixstr */
+	int container;	 /* 0: scalar; 1: array; 2: map */
+	uint32_t count;	 /* element count for fix containers, payload length for fixstr */
 };
 
 static int classify(uint8_t b, struct shape *s)
@@ -45,21 +45,59 @@ static int classify(uint8_t b, struct shape *s)
 		return 0;
 	}
 	switch (b) {
-	case 0xc4: case 0xd9: s->lenlen = 1; return 0; /* bin8, str8 */
-	case 0xc5: case 0xda: s->lenlen = 2; return 0; /* bin16, str16 */
-	case 0xc6: case 0xdb: s->lenlen = 4; return 0; /* bin32, str32 */
-	case 0xca: s->fixed = 4; return 0;             /* float32 */
-	case 0xcb: s->fixed = 8; return 0;             /* float64 */
-	case 0xcc: case 0xd0: s->fixed = 1; return 0;
-	case 0xcd: case 0xd1: s->fixed = 2; return 0;
-	case 0xce: case 0xd2: s->fixed = 4; return 0;
-	case 0xcf: case 0xd3: s->fixed = 8; return 0;
-	case 0xdc: s->container = 1; s->lenlen = 2; return 0;
-	case 0xdd: s->container = 1; s->lenlen = 4; return 0;
-	case 0xde: s->container = 2; s->lenlen = 2; return 0;
-	case 0xdf: s->container = 2; s->lenlen = 4; return 0;
+	case 0xc4:
+	case 0xd9:
+		s->lenlen = 1;
+		return 0; /* bin8, str8 */
+	case 0xc5:
+	case 0xda:
+		s->lenlen = 2;
+		return 0; /* bin16, str16 */
+	case 0xc6:
+	case 0xdb:
+		s->lenlen = 4;
+		return 0; /* bin32, str32 */
+	case 0xca:
+		s->fixed = 4;
+		return 0; /* float32 */
+	case 0xcb:
+		s->fixed = 8;
+		return 0; /* float64 */
+	case 0xcc:
+	case 0xd0:
+		s->fixed = 1;
+		return 0;
+	case 0xcd:
+	case 0xd1:
+		s->fixed = 2;
+		return 0;
+	case 0xce:
+	case 0xd2:
+		s->fixed = 4;
+		return 0;
+	case 0xcf:
+	case 0xd3:
+		s->fixed = 8;
+		return 0;
+	case 0xdc:
+		s->container = 1;
+		s->lenlen = 2;
+		return 0;
+	case 0xdd:
+		s->container = 1;
+		s->lenlen = 4;
+		return 0;
+	case 0xde:
+		s->container = 2;
+		s->lenlen = 2;
+		return 0;
+	case 0xdf:
+		s->container = 2;
+		s->lenlen = 4;
+		return 0;
 	default:
-		/* 0xc1 is never used; ext types (0xc7-0xc9, 0xd4-0xd8) are not part of our formats */
+		/* 0xc1 is never used; ext types (0xc7-0xc9, 0xd4-0xd8) are not part of our formats
+		 */
 		return BUDDY_E_INVALID;
 	}
 }
@@ -111,8 +149,10 @@ int buddy_mp_check(const uint8_t *buf, size_t len, const struct buddy_mp_limits 
 			payload = s.container ? s.count : s.fixed;
 		}
 		if (!s.container) {
-			/* a payload that cannot fit the limit is refused now, not after buffering it */
-			if (payload > lim->max_bytes - (pos < lim->max_bytes ? pos : lim->max_bytes))
+			/* a payload that cannot fit the limit is refused now, not after buffering
+			 * it */
+			if (payload >
+			    lim->max_bytes - (pos < lim->max_bytes ? pos : lim->max_bytes))
 				return BUDDY_E_TOOBIG;
 			if (len - pos < payload)
 				return 1;

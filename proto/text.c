@@ -63,12 +63,36 @@ bool buddy_text_slug_valid(const char *p, size_t len)
 	return true;
 }
 
+/* Unicode spaces a tag must not hide: NBSP, OGHAM SPACE, EN QUAD..HAIR SPACE, LINE and
+ * PARAGRAPH SEPARATOR, NARROW NBSP, MEDIUM MATHEMATICAL SPACE, IDEOGRAPHIC SPACE, ZWNBSP. */
+static bool is_unicode_space(const uint8_t *p, size_t left, size_t *n)
+{
+	*n = 0;
+	if (left >= 2 && p[0] == 0xc2 && p[1] == 0xa0)
+		*n = 2;
+	else if (left >= 3 && p[0] == 0xe1 && p[1] == 0x9a && p[2] == 0x80)
+		*n = 3;
+	else if (left >= 3 && p[0] == 0xe2 && p[1] == 0x80 &&
+		 (p[2] <= 0x8a || p[2] == 0xa8 || p[2] == 0xa9 || p[2] == 0xaf))
+		*n = 3;
+	else if (left >= 3 && p[0] == 0xe2 && p[1] == 0x81 && p[2] == 0x9f)
+		*n = 3;
+	else if (left >= 3 && p[0] == 0xe3 && p[1] == 0x80 && p[2] == 0x80)
+		*n = 3;
+	else if (left >= 3 && p[0] == 0xef && p[1] == 0xbb && p[2] == 0xbf)
+		*n = 3;
+	return *n != 0;
+}
+
 bool buddy_text_tag_valid(const char *p, size_t len)
 {
+	const uint8_t *u = (const uint8_t *)p;
+	size_t n;
+
 	if (len == 0 || len > BUDDY_TAG_MAX || !buddy_text_valid(p, len, false))
 		return false;
 	for (size_t i = 0; i < len; i++)
-		if (p[i] == ' ' || p[i] == ',')
+		if (p[i] == ' ' || p[i] == ',' || is_unicode_space(u + i, len - i, &n))
 			return false;
 	return true;
 }

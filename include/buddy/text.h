@@ -13,7 +13,8 @@ bool buddy_text_valid(const char *p, size_t len, bool multiline);
 /* A commitment id: 1..BUDDY_ID_MAX of [a-z0-9_-], starting with a letter or digit. */
 bool buddy_text_slug_valid(const char *p, size_t len);
 
-/* A tag: 1..BUDDY_TAG_MAX bytes of valid UTF-8 without whitespace, control characters or ','. */
+/* A tag: 1..BUDDY_TAG_MAX bytes of valid UTF-8 without whitespace (ASCII or Unicode spaces),
+ * control characters or ','. */
 bool buddy_text_tag_valid(const char *p, size_t len);
 
 #endif
