@@ -108,9 +108,10 @@ static void write_done(uv_work_t *w, int uvstatus)
 		buddy_store_batch_free(rest);
 		waiters_fire(&a->inflight, status);
 		waiters_fire(&a->staged, status);
+		maybe_idle(a);
+		/* last: the owner may free this appender */
 		if (a->on_fail)
 			a->on_fail(a->owner, status);
-		maybe_idle(a);
 		return;
 	}
 	waiters_fire(&a->inflight, 0);

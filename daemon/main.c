@@ -118,6 +118,8 @@ static int harden(void)
 	if (prctl(PR_SET_DUMPABLE, 0) || setrlimit(RLIMIT_CORE, &no_core))
 		return -1;
 	signal(SIGPIPE, SIG_IGN);
+	/* a file size limit must fail the write (and roll it back), not kill the daemon */
+	signal(SIGXFSZ, SIG_IGN);
 	umask(077);
 	return 0;
 }

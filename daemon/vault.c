@@ -234,16 +234,12 @@ int buddyd_unlock(struct buddyd *d, const char *pass, size_t len, buddyd_done_cb
 	return 0;
 }
 
-static void on_append_fail(void *owner, int status)
+/* Runs once the appender is idle: no write touches the old store while the new one opens. */
+static void start_reload(void *arg)
 {
-	struct buddyd *d = owner;
-	struct job *j;
+	struct buddyd *d = arg;
+	struct job *j = calloc(1, sizeof(*j));
 
-	log_error("a journal write failed (%s): nothing of it was stored; rebuilding from disk",
-		  buddy_strerror(status));
-	if (d->state != BUDDYD_UNLOCKED && d->state != BUDDYD_LOCKING)
-		return;
-	j = calloc(1, sizeof(*j));
 	if (!j) {
 		buddyd_close_vault(d);
 		return;
@@ -251,11 +247,24 @@ static void on_append_fail(void *owner, int status)
 	j->d = d;
 	j->reload = true;
 	j->work.data = j;
-	d->state = BUDDYD_RELOADING;
 	if (uv_queue_work(d->loop, &j->work, unlock_work, unlock_done)) {
 		job_free(j);
 		buddyd_close_vault(d);
 	}
+}
+
+static void on_append_fail(void *owner, int status)
+{
+	struct buddyd *d = owner;
+
+	log_error("a journal write failed (%s): nothing of it was stored; rebuilding from disk",
+		  buddy_strerror(status));
+	/* a lock in progress drops the journal anyway: nothing to rebuild */
+	if (d->state != BUDDYD_UNLOCKED)
+		return;
+	d->state = BUDDYD_RELOADING;
+	if (buddy_appender_when_idle(d->appender, start_reload, d))
+		buddyd_close_vault(d);
 }
 
 void buddyd_close_vault(struct buddyd *d)
