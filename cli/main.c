@@ -174,7 +174,7 @@ static void overview(FILE *f)
 		fprintf(f, "  %-9s %s\n", c->name, c->summary);
 	fputs("\nEvery command has --help; every command that reads has --json.\n", f);
 	fputs(exit_codes, f);
-	fputs(HOME_NOTE + 1, f);
+	fputs(&HOME_NOTE[1], f); /* without its leading blank line */
 }
 
 static int cmd_help(int argc, char **argv)
