@@ -37,6 +37,16 @@ int64_t buddy_clock_now(void)
 	return ts.tv_sec;
 }
 
+uint64_t buddy_clock_mono_ms(void)
+{
+	struct timespec ts;
+
+	if (test_mode)
+		return (uint64_t)test_now * 1000;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
 bool buddy_clock_is_test(void)
 {
 	return test_mode;

@@ -263,9 +263,13 @@ static int check_entry(const struct buddy_journal *j, const struct buddy_entry_s
 		*why = "that commitment is archived";
 		return BUDDY_E_STATE;
 	}
-	if (s->text_len > BUDDY_TEXT_MAX ||
-	    (s->text_len && !buddy_text_valid(s->text, s->text_len, true))) {
-		*why = "entry text is at most 64 KiB of UTF-8 text";
+	if (s->text_len > BUDDY_TEXT_MAX) {
+		*why = "entry text is at most 64 KiB";
+		return BUDDY_E_INVALID;
+	}
+	if (s->text_len && !buddy_text_valid(s->text, s->text_len, true)) {
+		*why = "entry text must be UTF-8 without control characters (newline and tab are "
+		       "fine)";
 		return BUDDY_E_INVALID;
 	}
 	if (s->has_value && !isfinite(s->value)) {

@@ -1,6 +1,7 @@
 /* The daemon's locked/unlocked state: unlock, lock, passwd, and rebuilding the journal after a
  * failed write (see buddy/daemon.h). Argon2id and the store's replay run on the threadpool;
  * everything they produce is installed on the loop thread in the after-work callbacks. */
+#include "buddy/clock.h"
 #include "buddy/daemon.h"
 #include "buddy/error.h"
 #include "buddy/log.h"
@@ -128,7 +129,7 @@ static void note_failure(struct buddyd *d, struct job *j)
 				    : 20);
 	if (delay > UNLOCK_MAX_DELAY_MS)
 		delay = UNLOCK_MAX_DELAY_MS;
-	d->unlock_not_before = uv_now(d->loop) + delay;
+	d->unlock_not_before = buddy_clock_mono_ms() + delay;
 	log_warn("wrong passphrase %u times in a row; next try allowed in %llu s",
 		 d->unlock_failures, (unsigned long long)(delay / 1000));
 }
@@ -194,7 +195,7 @@ static void unlock_done(uv_work_t *w, int uvstatus)
 static int rate_limited(struct buddyd *d, buddyd_done_cb cb, void *arg)
 {
 	char detail[96];
-	uint64_t now = uv_now(d->loop);
+	uint64_t now = buddy_clock_mono_ms();
 
 	if (now >= d->unlock_not_before)
 		return 0;

@@ -13,6 +13,9 @@ int buddy_clock_init(void);
 /* Seconds since the Unix epoch. */
 int64_t buddy_clock_now(void);
 
+/* Milliseconds of a monotonic clock, for waits and limits; frozen with the test clock too. */
+uint64_t buddy_clock_mono_ms(void);
+
 bool buddy_clock_is_test(void);
 
 /* Moves the test clock forward; BUDDY_E_STATE on the real clock, BUDDY_E_INVALID if negative. */

@@ -37,7 +37,7 @@ struct buddyd {
 	struct buddy_appender *appender;
 	struct buddy_control *control;
 	unsigned unlock_failures;   /* wrong passphrases in a row */
-	uint64_t unlock_not_before; /* uv_now() milliseconds */
+	uint64_t unlock_not_before; /* buddy_clock_mono_ms() */
 	bool passwd_busy;
 	bool stopping;
 	uint64_t started_ms;
