@@ -31,6 +31,7 @@ struct ctl_client {
 	struct ctl_req *busy;
 	bool closing;
 	bool in_handler; /* a handler is running: answers it sends must not re-enter process() */
+	bool eof;	 /* the client will send nothing more: close once answered */
 	uv_shutdown_t shutdown;
 };
 
@@ -83,7 +84,11 @@ static void resume(struct ctl_client *cl)
 	if (cl->in_handler || cl->busy || cl->closing)
 		return;
 	process(cl);
-	if (!cl->busy && !cl->closing)
+	if (cl->busy || cl->closing)
+		return;
+	if (cl->eof)
+		client_close_after_writes(cl);
+	else
 		uv_read_start((uv_stream_t *)&cl->pipe, on_alloc, on_read);
 }
 
@@ -94,6 +99,13 @@ static void send_and_free(struct ctl_req *r)
 	struct write_req *wr;
 	uv_buf_t b;
 
+	/* answers already waiting past the mark mean the client stopped reading; one large
+	 * answer to a client that reads is fine, so the new one is not counted */
+	if (cl && !cl->closing &&
+	    uv_stream_get_write_queue_size((uv_stream_t *)&cl->pipe) > BUDDY_CONTROL_WRITE_HWM) {
+		log_warn("control client is not reading its answers: dropped");
+		client_close(cl);
+	}
 	if (cl && !cl->closing && (wr = malloc(sizeof(*wr)))) {
 		b.len = r->sbuf.size;
 		b.base = msgpack_sbuffer_release(&r->sbuf);
@@ -101,10 +113,6 @@ static void send_and_free(struct ctl_req *r)
 		if (uv_write(&wr->req, (uv_stream_t *)&cl->pipe, &b, 1, on_written)) {
 			free(wr->data);
 			free(wr);
-			client_close(cl);
-		} else if (uv_stream_get_write_queue_size((uv_stream_t *)&cl->pipe) >
-			   BUDDY_CONTROL_WRITE_HWM) {
-			log_warn("control client is not reading its answers: dropped");
 			client_close(cl);
 		}
 	}
@@ -323,6 +331,14 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
 	struct ctl_client *cl = s->data;
 
 	(void)b;
+	if (nread == UV_EOF) {
+		/* a client may half-close after its request: it still gets every answer */
+		cl->eof = true;
+		uv_read_stop(s);
+		if (!cl->busy)
+			resume(cl);
+		return;
+	}
 	if (nread < 0) {
 		client_close(cl);
 		return;
