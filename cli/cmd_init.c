@@ -7,6 +7,7 @@
 #include <getopt.h>
 #include <sodium.h>
 #include <string.h>
+#include <unistd.h>
 
 int cmd_init(int argc, char **argv)
 {
@@ -55,15 +56,11 @@ int cmd_init(int argc, char **argv)
 			"path (short enough for a socket path)");
 		return EXIT_USAGE;
 	}
-	rc = buddy_home_create(&h);
-	if (rc == BUDDY_E_EXISTS) {
+	if (access(h.keys, F_OK) == 0) {
 		cli_err("a buddy home exists already at %s; nothing was changed", h.dir);
 		return EXIT_EXISTS;
 	}
-	if (rc) {
-		cli_err("cannot create the buddy home at %s: %s", h.dir, buddy_strerror(rc));
-		return EXIT_ERROR;
-	}
+	/* the passphrase first: a mistyped confirmation leaves nothing behind */
 	if (nopass) {
 		lvl = BUDDY_KDF_NONE;
 		fprintf(stderr,
@@ -74,6 +71,17 @@ int cmd_init(int argc, char **argv)
 		rc = cli_get_passphrase(passfile, "New passphrase: ", true, &pass, &len);
 		if (rc)
 			return rc;
+	}
+	rc = buddy_home_create(&h);
+	if (rc == BUDDY_E_EXISTS) {
+		cli_err("a buddy home exists already at %s; nothing was changed", h.dir);
+		sodium_free(pass);
+		return EXIT_EXISTS;
+	}
+	if (rc) {
+		cli_err("cannot create the buddy home at %s: %s", h.dir, buddy_strerror(rc));
+		sodium_free(pass);
+		return EXIT_ERROR;
 	}
 	rc = buddy_keys_create(h.keys, pass, len, lvl, &sec);
 	sodium_free(pass);
