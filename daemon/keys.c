@@ -79,27 +79,6 @@ void buddy_secrets_free(struct buddy_secrets *s)
 	sodium_free(s); /* wipes before unmapping */
 }
 
-static int err_from_errno(int e)
-{
-	switch (e) {
-	case ENOENT:
-		return BUDDY_E_NOTFOUND;
-	case EEXIST:
-		return BUDDY_E_EXISTS;
-	case EACCES:
-	case EPERM:
-	case ELOOP: /* O_NOFOLLOW met a symbolic link: not our file */
-		return BUDDY_E_PERM;
-	case ENOSPC:
-	case EDQUOT:
-		return BUDDY_E_NOSPACE;
-	case ENOMEM:
-		return BUDDY_E_NOMEM;
-	default:
-		return BUDDY_E_IO;
-	}
-}
-
 #define OPS_MAX 32
 
 /* Checks the parts of a key file that bound what unsealing will cost and read. */
@@ -544,9 +523,9 @@ int buddy_keys_load(const char *path, struct buddy_keyfile *kf)
 	 * nothing for a regular file. */
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 	if (fd < 0)
-		return err_from_errno(errno);
+		return buddy_err_from_errno(errno);
 	if (fstat(fd, &st) != 0) {
-		ret = err_from_errno(errno);
+		ret = buddy_err_from_errno(errno);
 		goto out;
 	}
 	if (!S_ISREG(st.st_mode)) {
@@ -567,7 +546,7 @@ int buddy_keys_load(const char *path, struct buddy_keyfile *kf)
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0) {
-			ret = err_from_errno(errno);
+			ret = buddy_err_from_errno(errno);
 			goto out;
 		}
 		if (r == 0)
@@ -591,7 +570,7 @@ static int write_all(int fd, const uint8_t *p, size_t len)
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0)
-			return err_from_errno(errno);
+			return buddy_err_from_errno(errno);
 		p += r;
 		len -= (size_t)r;
 	}
@@ -615,12 +594,12 @@ static int fsync_parent(const char *path)
 		return BUDDY_E_NOMEM;
 	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0) {
-		ret = err_from_errno(errno);
+		ret = buddy_err_from_errno(errno);
 		goto out;
 	}
 	/* Some file systems cannot fsync a directory (EINVAL); they have nothing to flush. */
 	if (fsync(fd) != 0 && errno != EINVAL)
-		ret = err_from_errno(errno);
+		ret = buddy_err_from_errno(errno);
 	close(fd);
 out:
 	free(dir);
@@ -634,12 +613,12 @@ static int write_new_file(const char *path, const msgpack_sbuffer *sb)
 
 	fd = open(path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0)
-		return err_from_errno(errno);
+		return buddy_err_from_errno(errno);
 	ret = write_all(fd, (const uint8_t *)sb->data, sb->size);
 	if (!ret && fsync(fd) != 0)
-		ret = err_from_errno(errno);
+		ret = buddy_err_from_errno(errno);
 	if (close(fd) != 0 && !ret)
-		ret = err_from_errno(errno);
+		ret = buddy_err_from_errno(errno);
 	if (ret)
 		unlink(path);
 	return ret;
@@ -734,14 +713,14 @@ int buddy_keys_reseal(const char *path, const struct buddy_secrets *s, const cha
 
 	/* A PATH.tmp can only be left over from a reseal that crashed. */
 	if (unlink(tmp) != 0 && errno != ENOENT) {
-		ret = err_from_errno(errno);
+		ret = buddy_err_from_errno(errno);
 		goto out;
 	}
 	ret = write_new_file(tmp, &sb);
 	if (ret)
 		goto out;
 	if (rename(tmp, path) != 0) {
-		ret = err_from_errno(errno);
+		ret = buddy_err_from_errno(errno);
 		unlink(tmp);
 		goto out;
 	}

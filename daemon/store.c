@@ -118,19 +118,6 @@ static int all_zero(const uint8_t *p, uint64_t n)
 	return 1;
 }
 
-static int errno_err(int e)
-{
-	switch (e) {
-	case ENOSPC:
-	case EDQUOT:
-		return BUDDY_E_NOSPACE;
-	case ENOMEM:
-		return BUDDY_E_NOMEM;
-	default:
-		return BUDDY_E_IO;
-	}
-}
-
 static void seg_name(char name[16], uint32_t seg)
 {
 	snprintf(name, 16, "%08u.log", (unsigned)seg);
@@ -160,7 +147,7 @@ static int write_all(int fd, const uint8_t *p, size_t len, uint64_t off)
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			return errno_err(errno);
+			return buddy_err_from_errno(errno);
 		}
 		if (n == 0)
 			return BUDDY_E_IO;
@@ -179,7 +166,7 @@ static int read_all(int fd, uint8_t *p, size_t len, uint64_t off)
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			return errno_err(errno);
+			return buddy_err_from_errno(errno);
 		}
 		if (n == 0)
 			return BUDDY_E_IO;
@@ -197,7 +184,7 @@ static int sync_file(int fd, int data_only)
 	do
 		r = data_only ? fdatasync(fd) : fsync(fd);
 	while (r < 0 && errno == EINTR);
-	return r < 0 ? errno_err(errno) : 0;
+	return r < 0 ? buddy_err_from_errno(errno) : 0;
 }
 
 static void make_header(uint8_t hdr[SEG_HDR_LEN], uint32_t seg, const uint8_t id[STORE_ID_LEN])
@@ -384,9 +371,9 @@ static int load_segment(struct buddy_store *s, struct replay *r, uint32_t seg, i
 	seg_name(name, seg);
 	fd = openat(s->dirfd, name, (last ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
-		return errno_err(errno);
+		return buddy_err_from_errno(errno);
 	if (fstat(fd, &st) < 0) {
-		ret = errno_err(errno);
+		ret = buddy_err_from_errno(errno);
 		goto out;
 	}
 	if (!S_ISREG(st.st_mode)) {
@@ -407,7 +394,7 @@ static int load_segment(struct buddy_store *s, struct replay *r, uint32_t seg, i
 	map = mmap(NULL, (size_t)size, PROT_READ, MAP_PRIVATE, fd, 0);
 	if (map == MAP_FAILED) {
 		map = NULL;
-		ret = errno_err(errno);
+		ret = buddy_err_from_errno(errno);
 		goto out;
 	}
 	madvise(map, (size_t)size, MADV_SEQUENTIAL);
@@ -419,7 +406,7 @@ static int load_segment(struct buddy_store *s, struct replay *r, uint32_t seg, i
 		goto out;
 	if (cut < size) {
 		if (ftruncate(fd, (off_t)cut) < 0) {
-			ret = errno_err(errno);
+			ret = buddy_err_from_errno(errno);
 			goto out;
 		}
 		ret = sync_file(fd, 0);
@@ -449,11 +436,11 @@ static int count_segments(struct buddy_store *s, struct replay *r, uint32_t *n)
 
 	fd = fcntl(s->dirfd, F_DUPFD_CLOEXEC, 0);
 	if (fd < 0)
-		return errno_err(errno);
+		return buddy_err_from_errno(errno);
 	d = fdopendir(fd);
 	if (!d) {
 		close(fd);
-		return errno_err(errno);
+		return buddy_err_from_errno(errno);
 	}
 	rewinddir(d);
 	errno = 0;
@@ -467,7 +454,7 @@ static int count_segments(struct buddy_store *s, struct replay *r, uint32_t *n)
 			max = seg;
 	}
 	if (errno)
-		ret = errno_err(errno);
+		ret = buddy_err_from_errno(errno);
 	closedir(d);
 	if (ret)
 		return ret;
@@ -501,7 +488,7 @@ static int create_segment(struct buddy_store *s, uint32_t seg, int *fdp)
 	seg_name(name, seg);
 	fd = openat(s->dirfd, name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0)
-		return errno_err(errno);
+		return buddy_err_from_errno(errno);
 	make_header(hdr, seg, s->id);
 	ret = write_all(fd, hdr, SEG_HDR_LEN, 0);
 	if (!ret)
@@ -528,10 +515,10 @@ static int open_dir(struct buddy_store *s, const char *dir)
 			return BUDDY_E_NOTFOUND;
 		if (errno == EACCES || errno == EPERM)
 			return BUDDY_E_PERM;
-		return errno_err(errno);
+		return buddy_err_from_errno(errno);
 	}
 	if (fstat(s->dirfd, &st) < 0)
-		return errno_err(errno);
+		return buddy_err_from_errno(errno);
 	/* the files are sealed, but their number and sizes still tell when the user writes */
 	if (st.st_mode & 077)
 		return BUDDY_E_PERM;

@@ -1,6 +1,8 @@
 /* One table from error code to text, shared by the daemon, the CLI and the control API. */
 #include "buddy/error.h"
 
+#include <errno.h>
+
 static const char *const messages[BUDDY_E_COUNT_] = {
 	[0] = "success",
 	[-BUDDY_E_INVALID] = "invalid input",
@@ -27,4 +29,25 @@ const char *buddy_strerror(int err)
 	if (err > 0 || err <= -BUDDY_E_COUNT_)
 		return "unknown error";
 	return messages[-err];
+}
+
+int buddy_err_from_errno(int e)
+{
+	switch (e) {
+	case ENOENT:
+		return BUDDY_E_NOTFOUND;
+	case EEXIST:
+		return BUDDY_E_EXISTS;
+	case EACCES:
+	case EPERM:
+	case ELOOP: /* O_NOFOLLOW met a symbolic link: not our file */
+		return BUDDY_E_PERM;
+	case ENOSPC:
+	case EDQUOT:
+		return BUDDY_E_NOSPACE;
+	case ENOMEM:
+		return BUDDY_E_NOMEM;
+	default:
+		return BUDDY_E_IO;
+	}
 }

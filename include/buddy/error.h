@@ -28,4 +28,7 @@ enum buddy_err {
 /* A short English sentence fragment for err ("wrong passphrase"); never NULL. */
 const char *buddy_strerror(int err);
 
+/* The buddy_err for an errno value from a file operation (ENOSPC -> BUDDY_E_NOSPACE, ...). */
+int buddy_err_from_errno(int e);
+
 #endif
