@@ -377,6 +377,22 @@ static int parse_import_entry(const msgpack_object *o, struct entry_req *q)
 	return parse_entry(o, q);
 }
 
+/* Parses one import entry and builds its record into rec; *why explains a refusal. */
+static int make_import_record(struct buddyd *d, const msgpack_object *o, int64_t now,
+			      msgpack_sbuffer *rec, const char **why)
+{
+	struct entry_req q = {0};
+	uint64_t id;
+	int rc = parse_import_entry(o, &q);
+
+	if (rc)
+		*why = q.err;
+	else
+		rc = buddy_journal_make_entry(d->journal, &q.spec, now, rec, &id, why);
+	entry_req_free(&q);
+	return rc;
+}
+
 /* All entries are checked before any is written: a bad file imports nothing. Entries imported
  * before (same time and text) are skipped, so running an import twice is harmless. */
 void ctl_import(struct buddyd *d, struct ctl_req *r, const msgpack_object *p)
@@ -384,6 +400,9 @@ void ctl_import(struct buddyd *d, struct ctl_req *r, const msgpack_object *p)
 	const msgpack_object *arr = buddy_mp_get(p, "entries");
 	struct import_wait *w;
 	int64_t now = buddy_clock_now();
+	msgpack_sbuffer rec;
+	const char *why = "";
+	int rc;
 
 	if (!arr || arr->type != MSGPACK_OBJECT_ARRAY ||
 	    arr->via.array.size > BUDDY_IMPORT_BATCH_MAX) {
@@ -391,45 +410,31 @@ void ctl_import(struct buddyd *d, struct ctl_req *r, const msgpack_object *p)
 			  BUDDY_IMPORT_BATCH_MAX);
 		return;
 	}
+	msgpack_sbuffer_init(&rec);
 	for (uint32_t i = 0; i < arr->via.array.size; i++) {
-		struct entry_req q = {0};
-		msgpack_sbuffer scratch;
-		const char *why = "";
-		uint64_t id;
-		int rc = parse_import_entry(&arr->via.array.ptr[i], &q);
-
-		msgpack_sbuffer_init(&scratch);
-		if (rc == 0)
-			rc = buddy_journal_make_entry(d->journal, &q.spec, now, &scratch, &id,
-						      &why);
-		msgpack_sbuffer_destroy(&scratch);
-		entry_req_free(&q);
+		rc = make_import_record(d, &arr->via.array.ptr[i], now, &rec, &why);
+		msgpack_sbuffer_clear(&rec);
 		if (rc && rc != BUDDY_E_EXISTS) {
-			ctl_error(r, rc, "entry %u: %s; nothing was imported", i + 1,
-				  q.err ? q.err : why);
+			ctl_error(r, rc, "entry %u: %s; nothing was imported", i + 1, why);
+			msgpack_sbuffer_destroy(&rec);
 			return;
 		}
 	}
 	w = calloc(1, sizeof(*w));
 	if (!w) {
+		msgpack_sbuffer_destroy(&rec);
 		ctl_error(r, BUDDY_E_NOMEM, "out of memory");
 		return;
 	}
 	w->r = r;
 	w->pending = 1; /* held until the loop below is done */
-	for (uint32_t i = 0; i < arr->via.array.size; i++) {
-		struct entry_req q = {0};
-		msgpack_sbuffer rec;
-		const char *why = "";
-		uint64_t id;
-		int rc = parse_import_entry(&arr->via.array.ptr[i], &q);
-
-		msgpack_sbuffer_init(&rec);
-		if (rc == 0)
-			rc = buddy_journal_make_entry(d->journal, &q.spec, now, &rec, &id, &why);
+	for (uint32_t i = 0; i < arr->via.array.size && !w->status; i++) {
+		rc = make_import_record(d, &arr->via.array.ptr[i], now, &rec, &why);
 		if (rc == BUDDY_E_EXISTS) {
 			w->skipped++;
-		} else if (rc == 0) {
+		} else if (rc) {
+			w->status = rc;
+		} else {
 			w->pending++;
 			rc = buddyd_append(d, (const uint8_t *)rec.data, rec.size, import_appended,
 					   w);
@@ -439,13 +444,9 @@ void ctl_import(struct buddyd *d, struct ctl_req *r, const msgpack_object *p)
 			} else {
 				w->imported++;
 			}
-		} else if (!w->status) {
-			w->status = rc;
 		}
-		msgpack_sbuffer_destroy(&rec);
-		entry_req_free(&q);
-		if (w->status)
-			break;
+		msgpack_sbuffer_clear(&rec);
 	}
+	msgpack_sbuffer_destroy(&rec);
 	import_appended(w, 0);
 }
