@@ -137,7 +137,7 @@ int cli_call_quiet(const char *method, const msgpack_sbuffer *params, struct cli
 	msgpack_sbuffer req;
 	msgpack_packer pk;
 	uint32_t msgid = next_msgid++;
-	int fd, rc;
+	int fd, rc, send_errno;
 
 	memset(rep, 0, sizeof(*rep));
 	msgpack_unpacked_init(&rep->u);
@@ -152,16 +152,18 @@ int cli_call_quiet(const char *method, const msgpack_sbuffer *params, struct cli
 		msgpack_sbuffer_write(&req, params->data, params->size);
 	else
 		msgpack_pack_map(&pk, 0);
-	rc = send_all(fd, req.data, req.size);
+	send_errno = send_all(fd, req.data, req.size) ? errno : 0;
 	/* the request may carry a passphrase */
 	sodium_memzero(req.data, req.size);
 	msgpack_sbuffer_destroy(&req);
-	if (rc) {
-		cli_err("lost the connection to buddyd while sending: %s", strerror(errno));
+	/* a daemon that refuses a request (too large) answers, then closes: read its reason */
+	rc = recv_answer(fd, rep);
+	if (rc && send_errno) {
+		cli_err("lost the connection to buddyd while sending: %s", strerror(send_errno));
+		cli_reply_free(rep);
 		close(fd);
 		return EXIT_ERROR;
 	}
-	rc = recv_answer(fd, rep);
 	close(fd);
 	if (rc) {
 		cli_err("no valid answer from buddyd (%s)",
@@ -169,7 +171,9 @@ int cli_call_quiet(const char *method, const msgpack_sbuffer *params, struct cli
 		cli_reply_free(rep);
 		return EXIT_ERROR;
 	}
-	if (buddy_rpc_parse_response(&rep->u.data, &res) || res.msgid != msgid) {
+	/* msgid 0 is the daemon's answer to bytes it could not read as a request */
+	if (buddy_rpc_parse_response(&rep->u.data, &res) ||
+	    (res.msgid != msgid && !(res.msgid == 0 && res.code))) {
 		cli_err("buddyd answered something that is not an answer to this request");
 		cli_reply_free(rep);
 		return EXIT_ERROR;

@@ -16,6 +16,8 @@
 #include <unistd.h>
 
 #define IMPORT_FILE_MAX (64 * 1024 * 1024)
+/* well under the daemon's request limit, leaving room for the envelope */
+#define IMPORT_REQUEST_BYTES (BUDDY_CONTROL_REQUEST_MAX - 64 * 1024)
 
 static int read_file(const char *path, char **out, size_t *len)
 {
@@ -132,34 +134,50 @@ int cmd_import(int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
-	for (size_t first = 0; first < n; first += BUDDY_IMPORT_BATCH_MAX) {
-		size_t count =
-			n - first < BUDDY_IMPORT_BATCH_MAX ? n - first : BUDDY_IMPORT_BATCH_MAX;
-		msgpack_sbuffer params;
+	/* batches fit the daemon's limits both in count and in bytes */
+	for (size_t first = 0; first < n && rc == 0;) {
+		msgpack_sbuffer batch, params;
 		msgpack_packer pk;
 		struct cli_reply rep;
+		size_t count = 0;
 
+		msgpack_sbuffer_init(&batch);
+		msgpack_packer_init(&pk, &batch, msgpack_sbuffer_write);
+		while (first + count < n && count < BUDDY_IMPORT_BATCH_MAX) {
+			size_t before = batch.size;
+			pack_entry(&pk, &entries[first + count]);
+			if (count > 0 && batch.size > IMPORT_REQUEST_BYTES) {
+				sodium_memzero(batch.data + before, batch.size - before);
+				batch.size = before;
+				break;
+			}
+			count++;
+		}
 		msgpack_sbuffer_init(&params);
 		msgpack_packer_init(&pk, &params, msgpack_sbuffer_write);
-		msgpack_pack_map(&pk, 1);
+		msgpack_pack_map(&pk, 2);
+		cli_pack_str(&pk, "first");
+		msgpack_pack_uint64(&pk, first + 1);
 		cli_pack_str(&pk, "entries");
 		msgpack_pack_array(&pk, count);
-		for (size_t i = first; i < first + count; i++)
-			pack_entry(&pk, &entries[i]);
+		msgpack_sbuffer_write(&params, batch.data, batch.size);
+		sodium_memzero(batch.data, batch.size);
+		msgpack_sbuffer_destroy(&batch);
 		rc = cli_call("import", &params, &rep);
 		sodium_memzero(params.data, params.size);
 		msgpack_sbuffer_destroy(&params);
 		if (rc) {
-			if (first)
-				cli_err("%zu entries were imported before this error; importing "
-					"again "
-					"skips them",
-					imported + skipped);
+			if (imported + skipped)
+				cli_err("the %zu entries before entry %zu are in the journal; "
+					"importing "
+					"the file again skips them",
+					imported + skipped, first + 1);
 			break;
 		}
 		imported += (size_t)cli_int(rep.result, "imported");
 		skipped += (size_t)cli_int(rep.result, "skipped");
 		cli_reply_free(&rep);
+		first += count;
 	}
 	buddy_jrnl_free(entries, n);
 	if (rc)

@@ -12,6 +12,7 @@
 #include "buddy/jrnl.h"
 #include "buddy/error.h"
 #include "buddy/limits.h"
+#include "buddy/text.h"
 
 #include <jansson.h>
 #include <stdarg.h>
@@ -151,41 +152,6 @@ static int parse_time(const char *s, size_t len, struct buddy_jrnl_entry *e)
 	return e->hour <= 23 && e->minute <= 59;
 }
 
-/* Decodes one UTF-8 sequence at s (valid: jansson checked it); returns its length. */
-static size_t utf8_next(const unsigned char *s, size_t len, uint32_t *c)
-{
-	size_t n = s[0] < 0x80 ? 1 : s[0] < 0xe0 ? 2 : s[0] < 0xf0 ? 3 : 4;
-
-	if (n > len)
-		n = len;
-	*c = n == 1 ? s[0] : s[0] & (0x7f >> n);
-	for (size_t i = 1; i < n; i++)
-		*c = (*c << 6) | (s[i] & 0x3f);
-	return n;
-}
-
-/* Control characters (Cc) and Unicode White_Space: a tag is one word on the command line and in
- * listings, and an invisible or line-breaking character would make two tags look alike. */
-static int space_or_control(uint32_t c)
-{
-	return c < 0x21 || (c >= 0x7f && c <= 0xa0) || c == 0x1680 ||
-	       (c >= 0x2000 && c <= 0x200a) || c == 0x2028 || c == 0x2029 || c == 0x202f ||
-	       c == 0x205f || c == 0x3000;
-}
-
-static int tag_chars_ok(const char *s, size_t len)
-{
-	size_t i = 0;
-	uint32_t c;
-
-	while (i < len) {
-		i += utf8_next((const unsigned char *)s + i, len - i, &c);
-		if (space_or_control(c))
-			return 0;
-	}
-	return 1;
-}
-
 static char *dup_text(const char *s, size_t len)
 {
 	char *d = malloc(len + 1);
@@ -195,6 +161,25 @@ static char *dup_text(const char *s, size_t len)
 	memcpy(d, s, len);
 	d[len] = '\0';
 	return d;
+}
+
+/* Windows line ends become newlines: a carriage return is a control character to the daemon. */
+static void crlf_to_lf(char *s)
+{
+	size_t len = strlen(s);
+	char *w = s;
+
+	for (const char *r = s; *r; r++) {
+		if (*r == '\r') {
+			*w++ = '\n';
+			if (r[1] == '\n')
+				r++;
+		} else {
+			*w++ = *r;
+		}
+	}
+	explicit_bzero(w, (size_t)(s + len - w)); /* the tail the shift left behind */
+	*w = 0;
 }
 
 static void free_text(char *s)
@@ -251,11 +236,13 @@ static int take_tags(struct parse *p, size_t idx, const json_t *arr, struct budd
 				idx, i + 1, BUDDY_TAG_MAX);
 		for (k = 0; k < len; k++)
 			norm[k] = s[k] >= 'A' && s[k] <= 'Z' ? s[k] - 'A' + 'a' : s[k];
-		if (!tag_chars_ok(norm, len))
-			return fail(p, BUDDY_E_INVALID,
-				    "entry %zu: \"tags\" item %zu contains whitespace or a control "
-				    "character",
-				    idx, i + 1);
+		/* the daemon's own rule, so a file that passes here is not refused later */
+		if (!buddy_text_tag_valid(norm, len))
+			return fail(
+				p, BUDDY_E_INVALID,
+				"entry %zu: \"tags\" item %zu contains whitespace, a comma or a "
+				"control character",
+				idx, i + 1);
 		for (k = 0; k < e->ntags; k++) {
 			if (strlen(e->tags[k]) == len && !memcmp(e->tags[k], norm, len))
 				break;
@@ -324,6 +311,16 @@ static int take_entry(struct parse *p, size_t idx, const json_t *obj, struct bud
 	e->body = dup_text(json_string_value(v[F_BODY]), blen);
 	if (!e->title || !e->body)
 		return fail(p, BUDDY_E_NOMEM, "out of memory");
+	crlf_to_lf(e->title);
+	crlf_to_lf(e->body);
+	if (!e->title[0] && !e->body[0])
+		return fail(p, BUDDY_E_INVALID, "entry %zu has neither title nor body", idx);
+	if (!buddy_text_valid(e->title, strlen(e->title), true))
+		return fail(p, BUDDY_E_INVALID, "entry %zu: \"title\" contains a control character",
+			    idx);
+	if (!buddy_text_valid(e->body, strlen(e->body), true))
+		return fail(p, BUDDY_E_INVALID, "entry %zu: \"body\" contains a control character",
+			    idx);
 	return 0;
 }
 

@@ -28,6 +28,7 @@ struct buddy_appender {
 	struct buddy_store_batch *batch;
 	int status;
 	bool busy;
+	unsigned held;
 	uv_work_t work;
 	void (*idle_cb)(void *);
 	void *idle_arg;
@@ -82,6 +83,7 @@ static void write_work(uv_work_t *w)
 	a->status = buddy_store_write(a->store, a->batch);
 }
 
+/* Last thing any path does: the waiter may free the appender. */
 static void maybe_idle(struct buddy_appender *a)
 {
 	void (*cb)(void *) = a->idle_cb;
@@ -92,6 +94,22 @@ static void maybe_idle(struct buddy_appender *a)
 	}
 }
 
+/* A write failed, or could not be started: drop everything queued, tell the owner first (so
+ * it stops accepting work and rebuilds), then fail every caller. Records staged behind the
+ * failed batch were validated against state that included it, so they fail too. */
+static void fail_all(struct buddy_appender *a, int status)
+{
+	struct waiters inflight = a->inflight, staged = a->staged;
+
+	a->inflight = (struct waiters){0};
+	a->staged = (struct waiters){0};
+	buddy_store_discard_staged(a->store);
+	if (a->on_fail)
+		a->on_fail(a->owner, status);
+	waiters_fire(&inflight, status);
+	waiters_fire(&staged, status);
+}
+
 static void write_done(uv_work_t *w, int uvstatus)
 {
 	struct buddy_appender *a = w->data;
@@ -100,32 +118,22 @@ static void write_done(uv_work_t *w, int uvstatus)
 	buddy_store_batch_free(a->batch);
 	a->batch = NULL;
 	a->busy = false;
-	if (status) {
-		struct buddy_store_batch *rest = buddy_store_take(a->store);
-
-		/* what was staged behind the failed batch was validated against state that
-		 * included it: fail it too, and let the owner rebuild from what is on disk */
-		buddy_store_batch_free(rest);
-		waiters_fire(&a->inflight, status);
-		waiters_fire(&a->staged, status);
-		maybe_idle(a);
-		/* last: the owner may free this appender */
-		if (a->on_fail)
-			a->on_fail(a->owner, status);
-		return;
+	if (status)
+		fail_all(a, status);
+	else {
+		waiters_fire(&a->inflight, 0);
+		kick(a);
 	}
-	waiters_fire(&a->inflight, 0);
-	kick(a);
 	maybe_idle(a);
 }
 
 static void kick(struct buddy_appender *a)
 {
-	if (a->busy || buddy_store_staged(a->store) == 0)
+	if (a->busy || a->held || buddy_store_staged(a->store) == 0)
 		return;
 	a->batch = buddy_store_take(a->store);
 	if (!a->batch) {
-		waiters_fire(&a->staged, BUDDY_E_NOMEM);
+		fail_all(a, BUDDY_E_NOMEM);
 		return;
 	}
 	a->inflight = a->staged;
@@ -135,8 +143,19 @@ static void kick(struct buddy_appender *a)
 		a->busy = false;
 		buddy_store_batch_free(a->batch);
 		a->batch = NULL;
-		waiters_fire(&a->inflight, BUDDY_E_INTERNAL);
+		fail_all(a, BUDDY_E_INTERNAL);
 	}
+}
+
+void buddy_appender_hold(struct buddy_appender *a)
+{
+	a->held++;
+}
+
+void buddy_appender_release(struct buddy_appender *a)
+{
+	if (a->held && --a->held == 0)
+		kick(a);
 }
 
 int buddy_appender_append(struct buddy_appender *a, const uint8_t *rec, size_t len,

@@ -32,6 +32,7 @@ struct ctl_client {
 	bool closing;
 	bool in_handler; /* a handler is running: answers it sends must not re-enter process() */
 	bool eof;	 /* the client will send nothing more: close once answered */
+	bool resume_pending; /* answered: its next request runs from on_idle */
 	uv_shutdown_t shutdown;
 };
 
@@ -46,6 +47,8 @@ struct ctl_req {
 struct buddy_control {
 	struct buddyd *d;
 	uv_pipe_t listener;
+	uv_idle_t idle; /* runs clients' next requests at the top of the loop */
+	int open_handles;
 	struct ctl_client *clients;
 	unsigned nclients;
 	bool listening;
@@ -92,6 +95,30 @@ static void resume(struct ctl_client *cl)
 		uv_read_start((uv_stream_t *)&cl->pipe, on_alloc, on_read);
 }
 
+/* The client's next request runs from the loop, never from inside the answer to the previous
+ * one: an answer is often sent from deep in another module's callback (a write completing),
+ * and a request run there could free what that module is still using. */
+static void on_idle(uv_idle_t *h)
+{
+	struct buddy_control *c = h->data;
+	struct ctl_client *cl = c->clients, *next;
+
+	uv_idle_stop(h);
+	for (; cl; cl = next) {
+		next = cl->next;
+		if (cl->resume_pending) {
+			cl->resume_pending = false;
+			resume(cl);
+		}
+	}
+}
+
+static void schedule_resume(struct ctl_client *cl)
+{
+	cl->resume_pending = true;
+	uv_idle_start(&cl->ctl->idle, on_idle);
+}
+
 /* Takes the packed bytes of r and queues them on the client, if it is still there. */
 static void send_and_free(struct ctl_req *r)
 {
@@ -120,8 +147,8 @@ static void send_and_free(struct ctl_req *r)
 	if (cl && cl->busy == r)
 		cl->busy = NULL;
 	free(r);
-	if (cl)
-		resume(cl);
+	if (cl && !cl->closing && !cl->in_handler)
+		schedule_resume(cl);
 }
 
 msgpack_packer *ctl_result(struct ctl_req *r)
@@ -453,9 +480,12 @@ static void on_connection(uv_stream_t *server, int status)
 	uv_read_start((uv_stream_t *)&cl->pipe, on_alloc, on_read);
 }
 
-static void on_listener_closed(uv_handle_t *h)
+static void on_handle_closed(uv_handle_t *h)
 {
-	free(h->data);
+	struct buddy_control *c = h->data;
+
+	if (--c->open_handles == 0)
+		free(c);
 }
 
 int buddy_control_start(struct buddyd *d, struct buddy_control **out)
@@ -468,7 +498,10 @@ int buddy_control_start(struct buddyd *d, struct buddy_control **out)
 		return BUDDY_E_NOMEM;
 	c->d = d;
 	uv_pipe_init(d->loop, &c->listener, 0);
+	uv_idle_init(d->loop, &c->idle);
 	c->listener.data = c;
+	c->idle.data = c;
+	c->open_handles = 2;
 	if (unlink(d->home.sock) && errno != ENOENT) {
 		rc = BUDDY_E_IO;
 		goto fail;
@@ -493,7 +526,8 @@ int buddy_control_start(struct buddyd *d, struct buddy_control **out)
 	*out = c;
 	return 0;
 fail:
-	uv_close((uv_handle_t *)&c->listener, on_listener_closed);
+	uv_close((uv_handle_t *)&c->listener, on_handle_closed);
+	uv_close((uv_handle_t *)&c->idle, on_handle_closed);
 	return rc;
 }
 
@@ -504,7 +538,8 @@ void buddy_control_stop(struct buddy_control *c)
 	while (c->clients)
 		client_close(c->clients);
 	unlink(c->d->home.sock);
-	uv_close((uv_handle_t *)&c->listener, on_listener_closed);
+	uv_close((uv_handle_t *)&c->listener, on_handle_closed);
+	uv_close((uv_handle_t *)&c->idle, on_handle_closed);
 }
 
 const struct ctl_method ctl_methods[] = {

@@ -397,7 +397,9 @@ static int make_import_record(struct buddyd *d, const msgpack_object *o, int64_t
  * before (same time and text) are skipped, so running an import twice is harmless. */
 void ctl_import(struct buddyd *d, struct ctl_req *r, const msgpack_object *p)
 {
-	const msgpack_object *arr = buddy_mp_get(p, "entries");
+	const msgpack_object *arr = buddy_mp_get(p, "entries"), *o;
+	struct buddy_appender *ap;
+	uint64_t first = 1;
 	struct import_wait *w;
 	int64_t now = buddy_clock_now();
 	msgpack_sbuffer rec;
@@ -410,12 +412,18 @@ void ctl_import(struct buddyd *d, struct ctl_req *r, const msgpack_object *p)
 			  BUDDY_IMPORT_BATCH_MAX);
 		return;
 	}
+	if ((o = buddy_mp_get(p, "first")) && (buddy_mp_uint(o, &first) || first > UINT32_MAX)) {
+		ctl_error(r, BUDDY_E_INVALID, "\"first\" must be the number of the first entry");
+		return;
+	}
 	msgpack_sbuffer_init(&rec);
 	for (uint32_t i = 0; i < arr->via.array.size; i++) {
 		rc = make_import_record(d, &arr->via.array.ptr[i], now, &rec, &why);
 		msgpack_sbuffer_clear(&rec);
 		if (rc && rc != BUDDY_E_EXISTS) {
-			ctl_error(r, rc, "entry %u: %s; nothing was imported", i + 1, why);
+			ctl_error(r, rc,
+				  "entry %llu: %s; none of this request's entries was imported",
+				  (unsigned long long)(first + i), why);
 			msgpack_sbuffer_destroy(&rec);
 			return;
 		}
@@ -428,6 +436,9 @@ void ctl_import(struct buddyd *d, struct ctl_req *r, const msgpack_object *p)
 	}
 	w->r = r;
 	w->pending = 1; /* held until the loop below is done */
+	/* one batch: a write error stores none of the request, as for any other request */
+	ap = d->appender;
+	buddy_appender_hold(ap);
 	for (uint32_t i = 0; i < arr->via.array.size && !w->status; i++) {
 		rc = make_import_record(d, &arr->via.array.ptr[i], now, &rec, &why);
 		if (rc == BUDDY_E_EXISTS) {
@@ -448,5 +459,6 @@ void ctl_import(struct buddyd *d, struct ctl_req *r, const msgpack_object *p)
 		msgpack_sbuffer_clear(&rec);
 	}
 	msgpack_sbuffer_destroy(&rec);
+	buddy_appender_release(ap);
 	import_appended(w, 0);
 }

@@ -89,6 +89,15 @@ static int get_pass(const msgpack_object *p, const char *key, const char **s, si
 	return buddy_mp_bin(o, BUDDY_PASSPHRASE_MAX, (const uint8_t **)s, len);
 }
 
+/* The sentence for BUDDY_E_BUSY from unlock and lock. */
+static void answer_busy(struct buddyd *d, struct ctl_req *r)
+{
+	ctl_error(r, BUDDY_E_BUSY, "the journal is being %s; try again in a moment",
+		  d->state == BUDDYD_UNLOCKING ? "unlocked"
+		  : d->state == BUDDYD_LOCKING ? "locked"
+					       : "reloaded after a write error");
+}
+
 static void unlock_done(struct buddyd *d, void *arg, int status, const char *detail)
 {
 	(void)d;
@@ -124,7 +133,7 @@ void ctl_unlock(struct buddyd *d, struct ctl_req *r, const msgpack_object *p)
 	}
 	rc = buddyd_unlock(d, pass, len, unlock_done, r);
 	if (rc == BUDDY_E_BUSY)
-		ctl_error(r, rc, "an unlock is already in progress");
+		answer_busy(d, r);
 	else if (rc)
 		ctl_error(r, rc, "cannot unlock now: %s", buddy_strerror(rc));
 }
@@ -135,7 +144,9 @@ void ctl_lock(struct buddyd *d, struct ctl_req *r, const msgpack_object *p)
 
 	(void)p;
 	rc = buddyd_lock(d, ctl_done_cb, r);
-	if (rc)
+	if (rc == BUDDY_E_BUSY)
+		answer_busy(d, r);
+	else if (rc)
 		ctl_error(r, rc, "cannot lock now: %s", buddy_strerror(rc));
 }
 

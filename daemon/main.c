@@ -139,6 +139,7 @@ int main(int argc, char **argv)
 	char why[BUDDY_PATH_MAX + 128];
 	enum buddy_log_level lvl;
 	uv_loop_t loop;
+	char *end;
 	int c, rc, lockfd;
 
 	while ((c = getopt_long(argc, argv, "hV", opts, NULL)) != -1) {
@@ -157,8 +158,10 @@ int main(int argc, char **argv)
 			buddy_log_set_level(lvl);
 			break;
 		case 'r':
-			ready_fd = atoi(optarg);
-			if (ready_fd < 0 || fcntl(ready_fd, F_GETFD) < 0) {
+			errno = 0;
+			ready_fd = (int)strtol(optarg, &end, 10);
+			if (errno || end == optarg || *end || ready_fd < 0 ||
+			    fcntl(ready_fd, F_GETFD) < 0) {
 				fprintf(stderr, "buddyd: --ready-fd %s is not an open descriptor\n",
 					optarg);
 				return 2;

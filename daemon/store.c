@@ -663,6 +663,12 @@ int buddy_store_stage(struct buddy_store *s, const uint8_t *rec, size_t len)
 	return 0;
 }
 
+void buddy_store_discard_staged(struct buddy_store *s)
+{
+	if (s)
+		stage_wipe(&s->stage);
+}
+
 size_t buddy_store_staged(const struct buddy_store *s)
 {
 	return s ? s->stage.count : 0;

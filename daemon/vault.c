@@ -27,6 +27,7 @@ struct job {
 	struct buddy_keyfile kf;
 	bool reload;
 	/* results */
+	bool reloaded_kf;
 	int status;
 	struct buddy_secrets *secrets;
 	struct buddy_store *store;
@@ -106,10 +107,12 @@ static void unlock_work(uv_work_t *w)
 		j->status = open_journal(j, j->d->secrets->data_key);
 		return;
 	}
-	j->status = buddy_keys_unseal(&j->kf, j->pass, j->passlen, &j->secrets);
-	if (j->status)
-		return;
-	j->status = open_journal(j, j->secrets->data_key);
+	/* the file on disk, not a copy from start: a passwd may have replaced it */
+	j->status = buddy_keys_load(j->d->home.keys, &j->kf);
+	if (j->status == 0)
+		j->status = buddy_keys_unseal(&j->kf, j->pass, j->passlen, &j->secrets);
+	if (j->status == 0)
+		j->status = open_journal(j, j->secrets->data_key);
 }
 
 static void on_append_fail(void *owner, int status);
@@ -149,6 +152,7 @@ static void install(struct buddyd *d, struct job *j)
 	} else {
 		d->secrets = j->secrets;
 		j->secrets = NULL;
+		d->keyfile = j->kf;
 	}
 	d->appender = ap;
 	d->store = j->store;
@@ -210,7 +214,7 @@ int buddyd_unlock(struct buddyd *d, const char *pass, size_t len, buddyd_done_cb
 	struct job *j;
 
 	if (d->state != BUDDYD_LOCKED)
-		return d->state == BUDDYD_UNLOCKING ? BUDDY_E_BUSY : BUDDY_E_STATE;
+		return BUDDY_E_BUSY; /* unlocking, locking or reloading: all end soon */
 	if (rate_limited(d, cb, arg))
 		return 0;
 	j = calloc(1, sizeof(*j));
@@ -327,14 +331,16 @@ static void passwd_work(uv_work_t *w)
 {
 	struct job *j = w->data;
 
-	j->status = buddy_keys_unseal(&j->kf, j->pass, j->passlen, &j->secrets);
-	if (j->status)
-		return;
-	j->status =
-		buddy_keys_reseal(j->d->home.keys, j->secrets, j->newpass, j->newpasslen, j->lvl);
-	if (j->status)
-		return;
 	j->status = buddy_keys_load(j->d->home.keys, &j->kf);
+	if (j->status == 0)
+		j->status = buddy_keys_unseal(&j->kf, j->pass, j->passlen, &j->secrets);
+	if (j->status == 0)
+		j->status = buddy_keys_reseal(j->d->home.keys, j->secrets, j->newpass,
+					      j->newpasslen, j->lvl);
+	/* the new file is in place: the change succeeded even if reading it back fails, and the
+	 * next unlock reads the file again anyway */
+	if (j->status == 0)
+		j->reloaded_kf = buddy_keys_load(j->d->home.keys, &j->kf) == 0;
 }
 
 static void passwd_done(uv_work_t *w, int uvstatus)
@@ -346,7 +352,11 @@ static void passwd_done(uv_work_t *w, int uvstatus)
 	if (uvstatus)
 		j->status = BUDDY_E_INTERNAL;
 	if (j->status == 0) {
-		d->keyfile = j->kf;
+		if (j->reloaded_kf)
+			d->keyfile = j->kf;
+		else
+			log_warn("the new key file could not be read back; status may show the old "
+				 "passphrase setting until buddyd restarts");
 		d->unlock_failures = 0;
 		log_info("passphrase changed");
 	} else {

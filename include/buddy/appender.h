@@ -12,8 +12,9 @@
 
 typedef void (*buddy_append_cb)(void *arg, int status);
 
-/* Called on the loop thread after a failed write, once every queued append has been failed:
- * the owner must rebuild whatever it applied optimistically. */
+/* Called on the loop thread when a write failed, after every queued record was dropped and
+ * before any append callback runs (so the owner can refuse new work first): the owner must
+ * rebuild whatever it applied optimistically. It must not free the appender. */
 typedef void (*buddy_append_fail_cb)(void *owner, int status);
 
 struct buddy_appender;
@@ -25,11 +26,17 @@ struct buddy_appender *buddy_appender_new(uv_loop_t *loop, struct buddy_store *s
 int buddy_appender_append(struct buddy_appender *a, const uint8_t *rec, size_t len,
 			  buddy_append_cb cb, void *arg);
 
+/* While held, appends are staged but not written: everything appended between hold and
+ * release goes to disk in one batch, all or nothing (a failed batch stores none of it). */
+void buddy_appender_hold(struct buddy_appender *a);
+void buddy_appender_release(struct buddy_appender *a);
+
 /* Nothing staged and nothing being written. */
 bool buddy_appender_idle(const struct buddy_appender *a);
 
 /* Runs cb(arg) on the loop thread as soon as the appender is idle (at once if it is). One
- * waiter at a time; BUDDY_E_BUSY otherwise. */
+ * waiter at a time; BUDDY_E_BUSY otherwise. cb may free the appender: the appender touches
+ * nothing of itself after calling it. */
 int buddy_appender_when_idle(struct buddy_appender *a, void (*cb)(void *), void *arg);
 
 /* Frees an idle appender; the store is the caller's. NULL is fine. */

@@ -41,6 +41,9 @@ void buddy_store_close(struct buddy_store *s);
 /* Copies one record (1..BUDDY_STORE_RECORD_MAX bytes) into the stage. Not durable yet. */
 int buddy_store_stage(struct buddy_store *s, const uint8_t *rec, size_t len);
 
+/* Drops (and wipes) every staged record; allocates nothing. */
+void buddy_store_discard_staged(struct buddy_store *s);
+
 /* Number of staged records not yet taken. */
 size_t buddy_store_staged(const struct buddy_store *s);
 

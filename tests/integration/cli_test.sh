@@ -694,6 +694,32 @@ bud import "$S/no-such-file.json"
 expect_rc_not 0 "import of a missing file fails"
 bud import
 expect_rc 2 "import without a file exits 2"
+# a realistic export: more entries and more bytes than one control request may carry
+python3 - "$S/big.json" "$S/big-late-bad.json" <<'EOF'
+import json, sys
+def entry(i, body):
+    return {"title": "Big import %d." % i, "body": body, "date": "2019-01-%02d" % (i % 28 + 1),
+            "time": "%02d:%02d" % (i % 24, i % 60), "tags": ["@bulk"], "starred": False}
+body = "lorem ipsum dolor " * 140          # about 2.5 KB
+good = [entry(i, body) for i in range(600)]
+json.dump({"tags": {"@bulk": 600}, "entries": good}, open(sys.argv[1], "w"))
+bad = [entry(1000 + i, body) for i in range(600)]
+bad[550]["body"] = "carriage\u0007bell"   # a control character far into the file
+json.dump({"entries": bad}, open(sys.argv[2], "w"))
+EOF
+n_before_big=$(journal_count)
+bud import "$S/big-late-bad.json"
+expect_rc 2 "import of a file with a bad entry late in it exits 2"
+expect_err_has "entry 551" "the message names the bad entry by its place in the file"
+expect_eq "$(journal_count)" "$n_before_big" "... and nothing of that file was imported"
+bud import "$S/big.json"
+expect_rc 0 "import of 600 entries of 2.5 KB (over 1 MiB in all) exits 0"
+expect_out_has "Imported 600 entries" "all 600 were imported, in several requests"
+expect_eq "$(journal_count)" "$((n_before_big + 600))" "the journal has 600 more entries"
+bud journal --tag bulk --json
+expect_json "$OUT" 'len(d)' 600 "journal --tag bulk finds them all"
+# the bulk entries are counted from here on
+N_BEFORE_BAD=$(journal_count)
 
 #######################################################################################
 echo "# lock"

@@ -533,16 +533,49 @@ static void test_tag_too_long_rejected(void **state)
 static void test_tag_whitespace_or_control_rejected(void **state)
 {
 	static const char *const bad[] = {
-		"[\"@two words\"]",  "[\"@tab\\there\"]", "[\"@nl\\n\"]",
-		"[\"@esc\\u001b\"]", "[\"@del\\u007f\"]", "[\"@nb\\u00a0sp\"]",
-		"[\"@ls\\u2028\"]",  "[\"@x\\u3000\"]",	  "[\" @lead\"]",
+		"[\"@two words\"]",  "[\"@tab\\there\"]",  "[\"@nl\\n\"]",     "[\"@esc\\u001b\"]",
+		"[\"@del\\u007f\"]", "[\"@nb\\u00a0sp\"]", "[\"@ls\\u2028\"]", "[\"@x\\u3000\"]",
+		"[\" @lead\"]",	     "[\"@a,b\"]",
 	};
 	struct result *r = *state;
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		expect_doc_invalid(r, TAGS, bad[i],
-				   "entry 1: \"tags\" item 1 contains whitespace or a control "
-				   "character");
+				   "entry 1: \"tags\" item 1 contains whitespace, a comma or a "
+				   "control character");
+}
+
+/* The daemon refuses control characters in text: a file that would fail there fails here,
+ * whole, before anything is sent. Windows line ends are not an error: they become newlines. */
+static void test_text_control_characters_rejected(void **state)
+{
+	struct result *r = *state;
+
+	expect_doc_invalid(r, BODY, "\"bell\\u0007\"",
+			   "entry 1: \"body\" contains a control character");
+	expect_doc_invalid(r, TITLE, "\"esc\\u001b[31m\"",
+			   "entry 1: \"title\" contains a control character");
+	expect_doc_invalid(r, BODY, "\"c1\\u0085\"",
+			   "entry 1: \"body\" contains a control character");
+}
+
+static void test_crlf_becomes_newline(void **state)
+{
+	struct result *r = *state;
+
+	expect_doc_ok(r, BODY, "\"one\\r\\ntwo\\rthree\"");
+	assert_int_equal(r->n, 1);
+	assert_string_equal(r->e[0].body, "one\ntwo\nthree");
+}
+
+static void test_empty_entry_rejected(void **state)
+{
+	struct result *r = *state;
+
+	expect_invalid(r,
+		       "{\"entries\": [{\"title\": \"\", \"body\": \"\", \"date\": \"2020-08-29\", "
+		       "\"time\": \"11:11\", \"tags\": [], \"starred\": false}]}",
+		       "entry 1 has neither title nor body");
 }
 
 static char *long_string(size_t len)
@@ -688,6 +721,9 @@ int main(void)
 		T(test_tags_too_many_rejected),
 		T(test_tag_too_long_rejected),
 		T(test_tag_whitespace_or_control_rejected),
+		T(test_text_control_characters_rejected),
+		T(test_crlf_becomes_newline),
+		T(test_empty_entry_rejected),
 		T(test_text_too_long_rejected),
 		T(test_string_with_nul_rejected),
 		T(test_deep_nesting_rejected_without_crash),
