@@ -18,16 +18,16 @@
 #include <stdbool.h>
 #include <string.h>
 
-#define DHLEN	     crypto_scalarmult_BYTES
-#define KEYLEN	     crypto_aead_chacha20poly1305_ietf_KEYBYTES
-#define TAGLEN	     crypto_aead_chacha20poly1305_ietf_ABYTES
-#define NONCELEN     crypto_aead_chacha20poly1305_ietf_NPUBBYTES
-#define HASHLEN_MAX  64
-#define BLOCKLEN_MAX 128
-#define NONCE_MAX    UINT64_MAX /* reserved by the spec: never used for a message */
-#define NAME_MAX_    255	/* the spec's limit on protocol names */
-#define MSGS_MAX     3
-#define TOKENS_MAX   8 /* tokens of one message, psk tokens and the end marker included */
+#define DHLEN		  crypto_scalarmult_BYTES
+#define KEYLEN		  crypto_aead_chacha20poly1305_ietf_KEYBYTES
+#define TAGLEN		  crypto_aead_chacha20poly1305_ietf_ABYTES
+#define NONCELEN	  crypto_aead_chacha20poly1305_ietf_NPUBBYTES
+#define HASHLEN_MAX	  64
+#define BLOCKLEN_MAX	  128
+#define NONCE_MAX	  UINT64_MAX /* reserved by the spec: never used for a message */
+#define PROTOCOL_NAME_MAX 255	     /* the spec's limit on protocol names */
+#define MSGS_MAX	  3
+#define TOKENS_MAX	  8 /* tokens of one message, psk tokens and the end marker included */
 
 _Static_assert(DHLEN == BUDDY_NOISE_KEY_BYTES, "X25519 key size");
 _Static_assert(KEYLEN == BUDDY_NOISE_KEY_BYTES, "PSK and cipher key size");
@@ -164,7 +164,7 @@ static void hmac(const struct hash *H, uint8_t *out, const uint8_t *key, size_t 
 		 const struct iov *data, size_t n)
 {
 	uint8_t pad[BLOCKLEN_MAX], inner[HASHLEN_MAX];
-	struct iov v[3];
+	struct iov v[3]; /* the pad and at most two parts of data (HKDF's T || byte) */
 
 	memset(pad, 0, H->block);
 	memcpy(pad, key, keylen);
@@ -616,12 +616,12 @@ static char *next_field(char **s, char sep)
  * a psk token at the start of the first message (psk0) or at the end of message N (pskN). */
 static int parse_protocol(struct buddy_noise_hs *hs, const char *name, const struct pattern **patp)
 {
-	char buf[NAME_MAX_ + 1], *rest = buf, *field[5], *mods, *m;
+	char buf[PROTOCOL_NAME_MAX + 1], *rest = buf, *field[5], *mods, *m;
 	const struct pattern *pat = NULL;
 	size_t baselen;
 	int last = -1;
 
-	if (strlen(name) > NAME_MAX_)
+	if (strlen(name) > PROTOCOL_NAME_MAX)
 		return BUDDY_E_INVALID;
 	strcpy(buf, name);
 	for (int i = 0; i < 5; i++) {

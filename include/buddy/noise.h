@@ -52,7 +52,9 @@ struct buddy_noise_cs; /* one direction of a transport session */
 
 /* Starts a handshake: InitializeSymmetric, MixHash(prologue), the pre-messages. A protocol this
  * module does not implement (another DH, cipher, hash, pattern or modifier) is
- * BUDDY_E_VERSION; missing or superfluous keys are BUDDY_E_INVALID. */
+ * BUDDY_E_VERSION, a malformed name BUDDY_E_INVALID. So is a missing key, a PSK count that
+ * does not match the modifiers, or a remote static key the pattern would not use (a local one it
+ * would not use is ignored). *out is the caller's, for buddy_noise_hs_free. */
 int buddy_noise_hs_new(const struct buddy_noise_params *p, struct buddy_noise_hs **out);
 
 /* Wipes and frees. NULL is fine. */
