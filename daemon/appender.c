@@ -147,6 +147,12 @@ static void kick(struct buddy_appender *a)
 	}
 }
 
+void buddy_appender_fail(struct buddy_appender *a, int status)
+{
+	fail_all(a, status);
+	maybe_idle(a);
+}
+
 void buddy_appender_hold(struct buddy_appender *a)
 {
 	a->held++;

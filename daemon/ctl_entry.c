@@ -459,6 +459,9 @@ void ctl_import(struct buddyd *d, struct ctl_req *r, const msgpack_object *p)
 		msgpack_sbuffer_clear(&rec);
 	}
 	msgpack_sbuffer_destroy(&rec);
+	/* all or nothing: what this request staged must not be written after a failure */
+	if (w->status && d->appender == ap)
+		buddy_appender_fail(ap, w->status);
 	buddy_appender_release(ap);
 	import_appended(w, 0);
 }

@@ -14,7 +14,7 @@
 #define UNLOCK_FREE_TRIES   3
 #define UNLOCK_MAX_DELAY_MS (5 * 60 * 1000)
 
-struct job {
+struct vault_job {
 	uv_work_t work;
 	struct buddyd *d;
 	buddyd_done_cb cb;
@@ -26,6 +26,7 @@ struct job {
 	enum buddy_kdf_level lvl;
 	struct buddy_keyfile kf;
 	bool reload;
+	uint64_t keyfile_gen; /* d->keyfile_gen when the job started */
 	/* results */
 	bool reloaded_kf;
 	int status;
@@ -48,7 +49,7 @@ static char *secret_dup(const char *p, size_t len)
 	return s;
 }
 
-static void job_free(struct job *j)
+static void job_free(struct vault_job *j)
 {
 	if (!j)
 		return;
@@ -63,7 +64,7 @@ static void job_free(struct job *j)
 
 static int replay(void *arg, uint64_t index, const uint8_t *rec, size_t len)
 {
-	struct job *j = arg;
+	struct vault_job *j = arg;
 	int rc = buddy_journal_apply(j->journal, rec, len);
 
 	if (rc)
@@ -72,7 +73,7 @@ static int replay(void *arg, uint64_t index, const uint8_t *rec, size_t len)
 }
 
 /* Opens the store and replays it into a fresh journal. Worker thread. */
-static int open_journal(struct job *j, const uint8_t *data_key)
+static int open_journal(struct vault_job *j, const uint8_t *data_key)
 {
 	int rc;
 
@@ -101,7 +102,7 @@ static int open_journal(struct job *j, const uint8_t *data_key)
 
 static void unlock_work(uv_work_t *w)
 {
-	struct job *j = w->data;
+	struct vault_job *j = w->data;
 
 	if (j->reload) {
 		j->status = open_journal(j, j->d->secrets->data_key);
@@ -117,7 +118,7 @@ static void unlock_work(uv_work_t *w)
 
 static void on_append_fail(void *owner, int status);
 
-static void note_failure(struct buddyd *d, struct job *j)
+static void note_failure(struct buddyd *d, struct vault_job *j)
 {
 	uint64_t delay;
 
@@ -137,14 +138,21 @@ static void note_failure(struct buddyd *d, struct job *j)
 		 d->unlock_failures, (unsigned long long)(delay / 1000));
 }
 
-static void install(struct buddyd *d, struct job *j)
+static void install(struct buddyd *d, struct vault_job *j)
 {
 	struct buddy_appender *ap = buddy_appender_new(d->loop, j->store, on_append_fail, d);
+	/* the job a failed write will need, made now: a reload starts from inside the
+	 * appender's failure path, where nothing may fail or free the appender */
+	struct vault_job *spare = calloc(1, sizeof(*spare));
 
-	if (!ap) {
+	if (!ap || !spare) {
+		buddy_appender_free(ap);
+		free(spare);
 		j->status = BUDDY_E_NOMEM;
 		return;
 	}
+	free(d->spare_job);
+	d->spare_job = spare;
 	if (j->reload) {
 		buddy_appender_free(d->appender);
 		buddy_store_close(d->store);
@@ -152,7 +160,9 @@ static void install(struct buddyd *d, struct job *j)
 	} else {
 		d->secrets = j->secrets;
 		j->secrets = NULL;
-		d->keyfile = j->kf;
+		/* a passwd that finished while this unlock ran has the newer file */
+		if (j->keyfile_gen == d->keyfile_gen)
+			d->keyfile = j->kf;
 	}
 	d->appender = ap;
 	d->store = j->store;
@@ -164,7 +174,7 @@ static void install(struct buddyd *d, struct job *j)
 
 static void unlock_done(uv_work_t *w, int uvstatus)
 {
-	struct job *j = w->data;
+	struct vault_job *j = w->data;
 	struct buddyd *d = j->d;
 
 	if (uvstatus)
@@ -211,7 +221,7 @@ static int rate_limited(struct buddyd *d, buddyd_done_cb cb, void *arg)
 
 int buddyd_unlock(struct buddyd *d, const char *pass, size_t len, buddyd_done_cb cb, void *arg)
 {
-	struct job *j;
+	struct vault_job *j;
 
 	if (d->state != BUDDYD_LOCKED)
 		return BUDDY_E_BUSY; /* unlocking, locking or reloading: all end soon */
@@ -230,6 +240,7 @@ int buddyd_unlock(struct buddyd *d, const char *pass, size_t len, buddyd_done_cb
 	j->cb = cb;
 	j->arg = arg;
 	j->kf = d->keyfile;
+	j->keyfile_gen = d->keyfile_gen;
 	j->work.data = j;
 	if (uv_queue_work(d->loop, &j->work, unlock_work, unlock_done)) {
 		job_free(j);
@@ -243,18 +254,21 @@ int buddyd_unlock(struct buddyd *d, const char *pass, size_t len, buddyd_done_cb
 static void start_reload(void *arg)
 {
 	struct buddyd *d = arg;
-	struct job *j = calloc(1, sizeof(*j));
+	struct vault_job *j = d->spare_job;
 
+	d->spare_job = NULL;
 	if (!j) {
-		buddyd_close_vault(d);
+		/* install() always leaves a spare job: unreachable, but never free the vault
+		 * from here (the appender is in its failure path); stay busy instead */
+		log_error("cannot rebuild the journal: no job prepared; restart buddyd");
 		return;
 	}
 	j->d = d;
 	j->reload = true;
 	j->work.data = j;
 	if (uv_queue_work(d->loop, &j->work, unlock_work, unlock_done)) {
+		log_error("cannot rebuild the journal: the work queue refused; restart buddyd");
 		job_free(j);
-		buddyd_close_vault(d);
 	}
 }
 
@@ -268,12 +282,15 @@ static void on_append_fail(void *owner, int status)
 	if (d->state != BUDDYD_UNLOCKED)
 		return;
 	d->state = BUDDYD_RELOADING;
+	/* only a lock registers an idle waiter, and a lock is not UNLOCKED: cannot fail */
 	if (buddy_appender_when_idle(d->appender, start_reload, d))
-		buddyd_close_vault(d);
+		log_error("cannot rebuild the journal: another waiter; restart buddyd");
 }
 
 void buddyd_close_vault(struct buddyd *d)
 {
+	free(d->spare_job);
+	d->spare_job = NULL;
 	buddy_appender_free(d->appender);
 	buddy_store_close(d->store);
 	buddy_journal_free(d->journal);
@@ -329,7 +346,7 @@ int buddyd_lock(struct buddyd *d, buddyd_done_cb cb, void *arg)
 
 static void passwd_work(uv_work_t *w)
 {
-	struct job *j = w->data;
+	struct vault_job *j = w->data;
 
 	j->status = buddy_keys_load(j->d->home.keys, &j->kf);
 	if (j->status == 0)
@@ -345,13 +362,14 @@ static void passwd_work(uv_work_t *w)
 
 static void passwd_done(uv_work_t *w, int uvstatus)
 {
-	struct job *j = w->data;
+	struct vault_job *j = w->data;
 	struct buddyd *d = j->d;
 
 	d->passwd_busy = false;
 	if (uvstatus)
 		j->status = BUDDY_E_INTERNAL;
 	if (j->status == 0) {
+		d->keyfile_gen++;
 		if (j->reloaded_kf)
 			d->keyfile = j->kf;
 		else
@@ -369,7 +387,7 @@ static void passwd_done(uv_work_t *w, int uvstatus)
 int buddyd_passwd(struct buddyd *d, const char *old, size_t oldlen, const char *new_, size_t newlen,
 		  enum buddy_kdf_level lvl, buddyd_done_cb cb, void *arg)
 {
-	struct job *j;
+	struct vault_job *j;
 
 	if (d->passwd_busy)
 		return BUDDY_E_BUSY;

@@ -31,6 +31,10 @@ int buddy_appender_append(struct buddy_appender *a, const uint8_t *rec, size_t l
 void buddy_appender_hold(struct buddy_appender *a);
 void buddy_appender_release(struct buddy_appender *a);
 
+/* Fails every queued append now (as a failed write would: owner hook, then callbacks), for a
+ * caller that cannot finish what it staged while holding. Not from inside a callback. */
+void buddy_appender_fail(struct buddy_appender *a, int status);
+
 /* Nothing staged and nothing being written. */
 bool buddy_appender_idle(const struct buddy_appender *a);
 

@@ -25,6 +25,7 @@ enum buddyd_state {
 };
 
 struct buddy_control;
+struct vault_job;
 
 struct buddyd {
 	uv_loop_t *loop;
@@ -39,6 +40,8 @@ struct buddyd {
 	unsigned unlock_failures;   /* wrong passphrases in a row */
 	uint64_t unlock_not_before; /* buddy_clock_mono_ms() */
 	bool passwd_busy;
+	uint64_t keyfile_gen;	     /* bumped by every passwd: an older read of the file loses */
+	struct vault_job *spare_job; /* vault.c's job for a reload, made before it is needed */
 	bool stopping;
 	uint64_t started_ms;
 };

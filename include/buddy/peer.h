@@ -1,0 +1,88 @@
+/* Peer sessions over TCP (DESIGN.md section 5, proto/PROTOCOL.md): listening, dialling,
+ * framing (u16 length + one Noise message), the Noise XX handshake with hello payloads, the
+ * limits (handshake time, unauthenticated connections, frame size, idle pings, write queue),
+ * one session per buddy (duplicates resolved deterministically), and redialling with backoff
+ * and jitter. Knows nothing of the journal: it asks its owner (ops) whether a key is a buddy and
+ * hands authenticated transport messages up. Runs on the owner's libuv loop. */
+#ifndef BUDDY_PEER_H
+#define BUDDY_PEER_H
+
+#include "buddy/invite.h"
+#include "buddy/peer_wire.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+struct buddy_peer;
+
+struct buddy_peer_ops {
+	/* A handshake message revealed the remote identity (hello validated, its X25519 form
+	 * checked against the Noise static key). Return true to keep the connection as the
+	 * session with this buddy, false to close it at once with nothing more said. With
+	 * hello->has_invite (a responder being paired), h/hlen is the handshake hash after
+	 * message 2, for buddy_invite_proof; the owner checks the proof and records the new buddy
+	 * before returning true. Not called for the responder key of a pairing dial (checked
+	 * against the invite instead). */
+	bool (*admit)(void *owner, const struct buddy_hello *hello, const uint8_t *h, size_t hlen,
+		      bool we_initiated);
+	/* A session with id is up (after admit, and after duplicate resolution). */
+	void (*up)(void *owner, const uint8_t id[32], const struct buddy_hello *hello,
+		   const struct buddy_addr *remote);
+	/* The session with id is gone. */
+	void (*down)(void *owner, const uint8_t id[32]);
+	/* An authenticated transport message other than PING/PONG/PAIRED (handled here). */
+	void (*message)(void *owner, const uint8_t id[32], const uint8_t *msg, size_t len);
+};
+
+struct buddy_peer_config {
+	uv_loop_t *loop;
+	const uint8_t *sign_pk; /* Ed25519 identity, 32 bytes */
+	const uint8_t *sign_sk; /* 64 bytes; its X25519 form is the Noise static key */
+	const struct buddy_addr *listen; /* where to listen; port 0 picks a free port */
+	size_t nlisten;
+	const struct buddy_addr *advertise; /* sent in hellos; NULL: the bound addresses */
+	size_t nadvertise;
+	struct buddy_peer_ops ops;
+	void *owner;
+	/* Test seams: 0 means the default from limits.h. */
+	uint32_t handshake_ms, ping_ms, idle_ms, redial_min_ms;
+};
+
+/* Binds and listens. BUDDY_E_IO with a log line when an address cannot be bound. Keys are
+ * copied into guarded memory. */
+int buddy_peer_start(const struct buddy_peer_config *cfg, struct buddy_peer **out);
+
+/* Closes every connection and timer; memory is freed in the close callbacks. NULL is fine. */
+void buddy_peer_stop(struct buddy_peer *p);
+
+/* The addresses actually bound (port 0 resolved). */
+size_t buddy_peer_bound(const struct buddy_peer *p, struct buddy_addr *out, size_t max);
+
+/* Keeps a session with this buddy: dials addrs (replacing those known) now and, while there is
+ * no session, again with exponential backoff and jitter. Addresses a buddy advertises in its
+ * hello or in ADDRS replace these (the owner hears of them through up()). */
+int buddy_peer_want(struct buddy_peer *p, const uint8_t id[32], const struct buddy_addr *addrs,
+		    size_t naddrs);
+
+/* Stops dialling id and closes its session at once (revocation). Connections from id are no
+ * longer admitted unless the owner's admit() says so. */
+void buddy_peer_unwant(struct buddy_peer *p, const uint8_t id[32]);
+
+/* Dials an inviter for pairing: requires the responder's static key to be the invite's key
+ * (else BUDDY_E_AUTH: someone else answered at that address), sends the proof of the secret in
+ * the hello, and waits for PAIRED. cb(arg, 0, responder hello) on success; BUDDY_E_AUTH when
+ * the inviter refused (used, expired or unknown code: it just closes), BUDDY_E_IO when no
+ * address answered. On success the connection stays up as the session with the inviter. */
+typedef void (*buddy_peer_pair_cb)(void *arg, int status, const struct buddy_hello *inviter);
+int buddy_peer_pair(struct buddy_peer *p, const struct buddy_invite *inv, buddy_peer_pair_cb cb,
+		    void *arg);
+
+/* Sends one transport message to a buddy's session. BUDDY_E_NOTFOUND when offline,
+ * BUDDY_E_TOOBIG over a frame. */
+int buddy_peer_send(struct buddy_peer *p, const uint8_t id[32], const uint8_t *msg, size_t len);
+
+bool buddy_peer_online(const struct buddy_peer *p, const uint8_t id[32]);
+
+#endif
