@@ -11,10 +11,10 @@
 #include <stdint.h>
 
 #define BUDDY_INVITE_SECRET_BYTES 16
-#define BUDDY_INVITE_ID_BYTES 8
-#define BUDDY_INVITE_PROOF_BYTES 32
-#define BUDDY_INVITE_CODE_MAX 512 /* bytes of text, NUL included */
-#define BUDDY_ADDR_HOST_MAX 46    /* INET6_ADDRSTRLEN */
+#define BUDDY_INVITE_ID_BYTES	  8
+#define BUDDY_INVITE_PROOF_BYTES  32
+#define BUDDY_INVITE_CODE_MAX	  512 /* bytes of text, NUL included */
+#define BUDDY_ADDR_HOST_MAX	  46  /* INET6_ADDRSTRLEN */
 
 /* A numeric IPv4 or IPv6 address and a port. */
 struct buddy_addr {
@@ -36,7 +36,8 @@ int buddy_invite_encode(const struct buddy_invite *inv, char *out, size_t cap);
 
 /* Reads a code. Case, spaces, newlines and '-' after the prefix are ignored (copy-paste).
  * BUDDY_E_VERSION for another prefix version, BUDDY_E_CORRUPT when the checksum does not match
- * (a typo), BUDDY_E_INVALID for anything else malformed. */
+ * (a typo), BUDDY_E_INVALID for anything else malformed; *inv is written only on success. The
+ * expiry is read, not checked: comparing it with the clock is the caller's business. */
 int buddy_invite_decode(const char *code, struct buddy_invite *inv);
 
 /* The invite's public id (how the inviter finds it): the first 8 bytes of a keyed hash of the
