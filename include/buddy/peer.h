@@ -27,7 +27,9 @@ struct buddy_peer_ops {
 	 * against the invite instead). */
 	bool (*admit)(void *owner, const struct buddy_hello *hello, const uint8_t *h, size_t hlen,
 		      bool we_initiated);
-	/* A session with id is up (after admit, and after duplicate resolution). */
+	/* A session with id is up: after admit, after the other side showed it admitted us too,
+	 * and after duplicate resolution. May come again without down() when a newer connection
+	 * replaces the session: treat each call as "(re)start this session". */
 	void (*up)(void *owner, const uint8_t id[32], const struct buddy_hello *hello,
 		   const struct buddy_addr *remote);
 	/* The session with id is gone. */
@@ -38,8 +40,8 @@ struct buddy_peer_ops {
 
 struct buddy_peer_config {
 	uv_loop_t *loop;
-	const uint8_t *sign_pk; /* Ed25519 identity, 32 bytes */
-	const uint8_t *sign_sk; /* 64 bytes; its X25519 form is the Noise static key */
+	const uint8_t *sign_pk;		 /* Ed25519 identity, 32 bytes */
+	const uint8_t *sign_sk;		 /* 64 bytes; its X25519 form is the Noise static key */
 	const struct buddy_addr *listen; /* where to listen; port 0 picks a free port */
 	size_t nlisten;
 	const struct buddy_addr *advertise; /* sent in hellos; NULL: the bound addresses */
@@ -70,11 +72,12 @@ int buddy_peer_want(struct buddy_peer *p, const uint8_t id[32], const struct bud
  * longer admitted unless the owner's admit() says so. */
 void buddy_peer_unwant(struct buddy_peer *p, const uint8_t id[32]);
 
-/* Dials an inviter for pairing: requires the responder's static key to be the invite's key
- * (else BUDDY_E_AUTH: someone else answered at that address), sends the proof of the secret in
- * the hello, and waits for PAIRED. cb(arg, 0, responder hello) on success; BUDDY_E_AUTH when
- * the inviter refused (used, expired or unknown code: it just closes), BUDDY_E_IO when no
- * address answered. On success the connection stays up as the session with the inviter. */
+/* Dials an inviter for pairing: requires the responder's static key to be the invite's key,
+ * sends the proof of the secret in the hello, and waits for PAIRED. cb(arg, 0, responder hello)
+ * on success; BUDDY_E_AUTH when the inviter refused (used, expired or unknown code: it just
+ * closes); BUDDY_E_PERM when only other keys answered at the invite's addresses (possible
+ * interception); BUDDY_E_IO when no address answered. On success the connection stays up as
+ * the session with the inviter. */
 typedef void (*buddy_peer_pair_cb)(void *arg, int status, const struct buddy_hello *inviter);
 int buddy_peer_pair(struct buddy_peer *p, const struct buddy_invite *inv, buddy_peer_pair_cb cb,
 		    void *arg);
