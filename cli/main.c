@@ -21,6 +21,12 @@ int cmd_journal(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_import(int argc, char **argv);
+int cmd_invite(int argc, char **argv);
+int cmd_accept(int argc, char **argv);
+int cmd_buddies(int argc, char **argv);
+int cmd_verify(int argc, char **argv);
+int cmd_rename(int argc, char **argv);
+int cmd_revoke(int argc, char **argv);
 static int cmd_help(int argc, char **argv);
 static int cmd_version(int argc, char **argv);
 
@@ -111,6 +117,40 @@ const struct cli_cmd cli_commands[] = {
 	 "Imports the entries of F, a file written by `jrnl --format json`, as notes with their\n"
 	 "original dates, tags and stars. The file is checked whole first: a bad file imports\n"
 	 "nothing. Entries imported before are skipped, so importing twice is harmless.\n"},
+	{"invite", cmd_invite, "make a one-time code for a new buddy",
+	 "Usage: buddy invite [--name NAME] [--expires DURATION] [--address HOST:PORT]...\n"
+	 "\n"
+	 "Prints a one-time invite code (bdy1-...) for the person you want as a buddy; they run\n"
+	 "`buddy accept CODE --name YOUR-NAME`. The code holds your public key, a random secret,\n"
+	 "its expiry and where to reach your buddyd. It works once.\n"
+	 "\n"
+	 "  --name NAME          what you will call the new buddy (default buddy-XXXX)\n"
+	 "  --expires DURATION   30m, 12h, 7d ... (default 24h, at most 30d)\n"
+	 "  --address HOST:PORT  where your buddy can reach you (repeatable; default: this\n"
+	 "                       machine's addresses and buddyd's port)\n"},
+	{"accept", cmd_accept, "pair with the buddy whose code you were given",
+	 "Usage: buddy accept CODE --name NAME\n"
+	 "\n"
+	 "Dials the inviter, checks it is really the key in the code (so nobody in between can\n"
+	 "pose as them), proves you hold the code's secret, and records them as NAME.\n"},
+	{"buddies", cmd_buddies, "list your buddies",
+	 "Usage: buddy buddies [--json]\n"
+	 "       buddy buddies --wait NAME [--offline] [--timeout DURATION]\n"
+	 "\n"
+	 "Name, fingerprint, online or not, verified or not, last seen, and addresses.\n"
+	 "--wait returns as soon as NAME is online (--offline: offline), or fails with exit\n"
+	 "code 1 after the timeout (default 30s, at most 10m).\n"},
+	{"verify", cmd_verify, "compare safety numbers with a buddy",
+	 "Usage: buddy verify NAME [--confirm]\n"
+	 "\n"
+	 "Shows the safety number of you and NAME: both of you see the same 60 digits. Compare\n"
+	 "them on a channel you trust; if they match, mark the buddy verified with --confirm.\n"},
+	{"rename", cmd_rename, "rename a buddy", "Usage: buddy rename OLD NEW\n"},
+	{"revoke", cmd_revoke, "stop all contact with a buddy",
+	 "Usage: buddy revoke NAME [--forget]\n"
+	 "\n"
+	 "No connection from or to NAME's key is accepted any more. What you received from them\n"
+	 "stays readable here unless --forget.\n"},
 	{"help", cmd_help, "show help for a command", "Usage: buddy help [COMMAND]\n"},
 	{"version", cmd_version, "show the version", "Usage: buddy version\n"},
 	{NULL, NULL, NULL, NULL},

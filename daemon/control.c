@@ -557,5 +557,12 @@ const struct ctl_method ctl_methods[] = {
 	{"log", ctl_log, true},
 	{"journal", ctl_journal, true},
 	{"import", ctl_import, true},
+	{"invite", ctl_invite, true},
+	{"accept", ctl_accept, true},
+	{"buddies", ctl_buddies, true},
+	{"verify", ctl_verify, true},
+	{"rename", ctl_rename, true},
+	{"revoke", ctl_revoke, true},
+	{"buddies.wait", ctl_buddies_wait, true},
 	{NULL, NULL, false},
 };

@@ -1,10 +1,12 @@
 /* Control methods for the daemon itself and its keys: status, unlock, lock, passwd, and the
  * test clock (proto/CONTROL.md). Passphrases are copied straight into guarded memory by
  * vault.c; the request bytes that carried them are wiped by control.c. */
+#include "buddy/buddies.h"
 #include "buddy/clock.h"
 #include "buddy/error.h"
 #include "buddy/limits.h"
 #include "buddy/mp.h"
+#include "buddy/peer.h"
 #include "buddy/rpc.h"
 #include "ctl_methods.h"
 
@@ -28,6 +30,27 @@ static const char *state_name(enum buddyd_state s)
 	return "unknown";
 }
 
+/* "listen": the addresses the peer transport is bound to ([] when it is not running), and
+ * "buddies": how many active buddies there are. */
+static void pack_peer(struct buddyd *d, msgpack_packer *pk)
+{
+	struct buddy_addr a[BUDDY_PEER_ADDRS_MAX];
+	struct buddy_buddies *bs = buddy_journal_buddies(d->journal);
+	size_t n = d->peer ? buddy_peer_bound(d->peer, a, BUDDY_PEER_ADDRS_MAX) : 0, active = 0;
+
+	buddy_mp_pack_cstr(pk, "listen");
+	msgpack_pack_array(pk, n);
+	for (size_t i = 0; i < n; i++) {
+		char s[BUDDY_ADDR_HOST_MAX + 8];
+		buddy_addr_format(&a[i], s, sizeof(s));
+		buddy_mp_pack_cstr(pk, s);
+	}
+	for (size_t i = 0; i < buddy_buddies_count(bs); i++)
+		active += !buddy_buddies_at(bs, i)->revoked;
+	buddy_mp_pack_cstr(pk, "buddies");
+	msgpack_pack_uint64(pk, active);
+}
+
 void ctl_status(struct buddyd *d, struct ctl_req *r, const msgpack_object *p)
 {
 	char fp[BUDDY_FINGERPRINT_LEN + 1];
@@ -39,7 +62,7 @@ void ctl_status(struct buddyd *d, struct ctl_req *r, const msgpack_object *p)
 	for (size_t i = 0; i < n; i++)
 		archived += buddy_journal_commit_at(d->journal, i)->archived != 0;
 	buddy_keys_fingerprint(d->keyfile.sign_pk, fp);
-	msgpack_pack_map(pk, open ? 12 : 8);
+	msgpack_pack_map(pk, open ? 14 : 8);
 	buddy_mp_pack_cstr(pk, "version");
 	buddy_mp_pack_cstr(pk, BUDDY_VERSION);
 	buddy_mp_pack_cstr(pk, "control_version");
@@ -71,6 +94,7 @@ void ctl_status(struct buddyd *d, struct ctl_req *r, const msgpack_object *p)
 		msgpack_pack_uint64(pk, buddy_journal_nentries(d->journal));
 		buddy_mp_pack_cstr(pk, "records");
 		msgpack_pack_uint64(pk, buddy_journal_nrecords(d->journal));
+		pack_peer(d, pk);
 	}
 	ctl_result_send(r);
 }

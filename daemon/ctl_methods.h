@@ -35,6 +35,15 @@ void ctl_log(struct buddyd *d, struct ctl_req *r, const msgpack_object *p);
 void ctl_journal(struct buddyd *d, struct ctl_req *r, const msgpack_object *p);
 void ctl_import(struct buddyd *d, struct ctl_req *r, const msgpack_object *p);
 
+/* ctl_buddies.c */
+void ctl_invite(struct buddyd *d, struct ctl_req *r, const msgpack_object *p);
+void ctl_accept(struct buddyd *d, struct ctl_req *r, const msgpack_object *p);
+void ctl_buddies(struct buddyd *d, struct ctl_req *r, const msgpack_object *p);
+void ctl_verify(struct buddyd *d, struct ctl_req *r, const msgpack_object *p);
+void ctl_rename(struct buddyd *d, struct ctl_req *r, const msgpack_object *p);
+void ctl_revoke(struct buddyd *d, struct ctl_req *r, const msgpack_object *p);
+void ctl_buddies_wait(struct buddyd *d, struct ctl_req *r, const msgpack_object *p);
+
 /* Shared by the ctl_*.c files: pack one commitment / entry as a result map. */
 void ctl_pack_commitment(msgpack_packer *pk, const struct buddy_commitment *c);
 void ctl_pack_entry(msgpack_packer *pk, const struct buddy_journal *j, const struct buddy_entry *e);

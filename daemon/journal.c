@@ -4,6 +4,7 @@
  * lists every body field. Makers and apply check the same rules, so a record that a maker would
  * refuse is also refused at replay (as corruption: it authenticated but cannot be ours). */
 #include "buddy/journal.h"
+#include "buddy/buddies.h"
 #include "buddy/error.h"
 #include "buddy/mp.h"
 #include "buddy/text.h"
@@ -24,6 +25,7 @@ struct buddy_journal {
 	uint32_t *imported; /* indexes of imported entries, for dedupe */
 	size_t nimported, capimported;
 	uint64_t nrecords;
+	struct buddy_buddies *buddies; /* records 20..26 (buddies.c) */
 };
 
 static const char *const status_names[] = {NULL, "done", "partial", "skip"};
@@ -59,7 +61,18 @@ int buddy_cadence_kind_parse(const char *s, size_t len)
 
 struct buddy_journal *buddy_journal_new(void)
 {
-	return calloc(1, sizeof(struct buddy_journal));
+	struct buddy_journal *j = calloc(1, sizeof(struct buddy_journal));
+
+	if (j && !(j->buddies = buddy_buddies_new())) {
+		free(j);
+		j = NULL;
+	}
+	return j;
+}
+
+struct buddy_buddies *buddy_journal_buddies(const struct buddy_journal *j)
+{
+	return j->buddies;
 }
 
 static void wipe_free(char *s)
@@ -93,6 +106,7 @@ void buddy_journal_free(struct buddy_journal *j)
 	free(j->entries);
 	free(j->order);
 	free(j->imported);
+	buddy_buddies_free(j->buddies);
 	free(j);
 }
 
@@ -661,6 +675,15 @@ int buddy_journal_apply(struct buddy_journal *j, const uint8_t *rec, size_t len)
 		break;
 	case REC_ENTRY:
 		rc = apply_entry(j, &a[2], written);
+		break;
+	case BUDDY_REC_BUDDY_ADD:
+	case BUDDY_REC_BUDDY_RENAME:
+	case BUDDY_REC_BUDDY_VERIFY:
+	case BUDDY_REC_BUDDY_REVOKE:
+	case BUDDY_REC_BUDDY_ADDRS:
+	case BUDDY_REC_INVITE_ADD:
+	case BUDDY_REC_INVITE_USED:
+		rc = buddy_buddies_apply(j->buddies, type, written, &a[2]);
 		break;
 	default:
 		/* written by a newer buddy: refusing is safer than silently skipping history */

@@ -24,12 +24,16 @@ static const char usage[] =
 	"Usage: buddyd [options]\n"
 	"\n"
 	"Runs the buddy daemon for one buddy home in the foreground, logging to stderr.\n"
+	"While the journal is unlocked it also listens for buddies and keeps an encrypted\n"
+	"connection with each (Noise XX over TCP).\n"
 	"The home is $BUDDY_HOME, else $XDG_DATA_HOME/buddy, else ~/.local/share/buddy;\n"
 	"create it first with `buddy init`. The daemon starts locked when the journal has a\n"
 	"passphrase: unlock it with `buddy unlock`, or here with --passphrase-file.\n"
 	"\n"
 	"Options:\n"
 	"  --passphrase-file F  unlock at start with the passphrase in F (one line)\n"
+	"  --listen HOST:PORT   where buddies connect (repeatable; default [::]:7654, all\n"
+	"                       interfaces, IPv6 and IPv4; port 0 picks a free port)\n"
 	"  --log-level LEVEL    error, warn, info (default) or debug\n"
 	"  --ready-fd N         write \"ready\\n\" to file descriptor N once serving, then close "
 	"it\n"
@@ -64,6 +68,7 @@ static void stop(struct buddyd *d)
 	if (d->stopping)
 		return;
 	d->stopping = true;
+	buddyd_pairing_stop(d);
 	buddy_control_stop(d->control);
 	d->control = NULL;
 	uv_close((uv_handle_t *)&sigint_h, NULL);
@@ -89,6 +94,26 @@ static void start_unlocked(struct buddyd *d, void *arg, int status, const char *
 		return;
 	}
 	announce_ready(d);
+}
+
+/* A listen address may use port 0 (the system picks a free one), which an address to dial
+ * may not: parse it as port 1 and put the 0 back. */
+static int parse_listen(const char *arg, struct buddy_addr *out)
+{
+	char buf[BUDDY_ADDR_HOST_MAX + 16];
+	size_t len = strlen(arg);
+
+	if (len >= sizeof(buf))
+		return BUDDY_E_INVALID;
+	memcpy(buf, arg, len + 1);
+	if (len > 2 && !strcmp(buf + len - 2, ":0")) {
+		buf[len - 1] = '1';
+		if (buddy_addr_parse(buf, 0, out))
+			return BUDDY_E_INVALID;
+		out->port = 0;
+		return 0;
+	}
+	return buddy_addr_parse(buf, BUDDY_PEER_PORT, out);
 }
 
 static int take_lock(const struct buddy_home *h)
@@ -130,6 +155,7 @@ int main(int argc, char **argv)
 		{"passphrase-file", required_argument, NULL, 'p'},
 		{"log-level", required_argument, NULL, 'l'},
 		{"ready-fd", required_argument, NULL, 'r'},
+		{"listen", required_argument, NULL, 'L'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
@@ -167,6 +193,17 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			break;
+		case 'L':
+			if (d->nlisten == BUDDY_PEER_ADDRS_MAX ||
+			    parse_listen(optarg, &d->listen[d->nlisten])) {
+				fprintf(stderr,
+					"buddyd: --listen takes HOST:PORT with a numeric IPv4 or "
+					"[IPv6] host (at most %d), not \"%s\"\n",
+					BUDDY_PEER_ADDRS_MAX, optarg);
+				return 2;
+			}
+			d->nlisten++;
+			break;
 		case 'h':
 			fputs(usage, stdout);
 			return 0;
@@ -177,6 +214,11 @@ int main(int argc, char **argv)
 			fputs("Try: buddyd --help\n", stderr);
 			return 2;
 		}
+	}
+	if (d->nlisten == 0) {
+		/* all interfaces, IPv6 and IPv4 (a dual-stack socket where the system has one) */
+		buddy_addr_parse("[::]:7654", 0, &d->listen[0]);
+		d->nlisten = 1;
 	}
 	if (optind < argc) {
 		fprintf(stderr, "buddyd: unexpected argument \"%s\"\nTry: buddyd --help\n",

@@ -170,6 +170,8 @@ static void install(struct buddyd *d, struct vault_job *j)
 	j->store = NULL;
 	j->journal = NULL;
 	d->state = BUDDYD_UNLOCKED;
+	if (!j->reload)
+		buddyd_pairing_start(d);
 }
 
 static void unlock_done(uv_work_t *w, int uvstatus)
@@ -289,6 +291,7 @@ static void on_append_fail(void *owner, int status)
 
 void buddyd_close_vault(struct buddyd *d)
 {
+	buddyd_pairing_stop(d);
 	free(d->spare_job);
 	d->spare_job = NULL;
 	buddy_appender_free(d->appender);

@@ -6,6 +6,7 @@
 
 #include "buddy/appender.h"
 #include "buddy/home.h"
+#include "buddy/invite.h"
 #include "buddy/journal.h"
 #include "buddy/keys.h"
 #include "buddy/store.h"
@@ -26,6 +27,7 @@ enum buddyd_state {
 
 struct buddy_control;
 struct vault_job;
+struct online_wait;
 
 struct buddyd {
 	uv_loop_t *loop;
@@ -40,6 +42,11 @@ struct buddyd {
 	unsigned unlock_failures;   /* wrong passphrases in a row */
 	uint64_t unlock_not_before; /* buddy_clock_mono_ms() */
 	bool passwd_busy;
+	/* peer transport: runs only while unlocked (its static key is the identity) */
+	struct buddy_peer *peer;
+	struct buddy_addr listen[BUDDY_PEER_ADDRS_MAX];
+	size_t nlisten;
+	struct online_wait *online_waiters; /* ctl_buddies.c: `buddies.wait` requests */
 	uint64_t keyfile_gen;	     /* bumped by every passwd: an older read of the file loses */
 	struct vault_job *spare_job; /* vault.c's job for a reload, made before it is needed */
 	bool stopping;
@@ -63,6 +70,15 @@ int buddyd_passwd(struct buddyd *d, const char *old, size_t oldlen, const char *
 /* Appends one record and applies it to the journal at once (so the next request sees it);
  * cb when durable. If the write fails the journal is rebuilt from the store. */
 int buddyd_append(struct buddyd *d, const uint8_t *rec, size_t len, buddy_append_cb cb, void *arg);
+
+/* pairing.c: starts the peer transport for an unlocked daemon (listening, dialling every
+ * buddy) / stops it (idempotent). A failure to listen is logged; the journal stays usable. */
+void buddyd_pairing_start(struct buddyd *d);
+void buddyd_pairing_stop(struct buddyd *d);
+
+/* ctl_buddies.c: a buddy went online or offline (answers `buddies.wait` requests); with
+ * pk NULL, every waiter is answered now (the transport is stopping). */
+void buddyd_online_changed(struct buddyd *d, const uint8_t *pk);
 
 /* Closes the journal and wipes keys right away; for shutdown after the appender is idle. */
 void buddyd_close_vault(struct buddyd *d);
