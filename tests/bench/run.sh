@@ -43,3 +43,6 @@ for n in 100000 1000000; do
   "$bench/bench_start" "$b/buddyd" "$work/fill-$n" 5
   rm -rf "$work/fill-$n"
 done
+
+echo "== peer transport: handshakes/s and RSS with 1000 buddies connected (tests/bench/bench_peer.c)"
+"$bench/bench_peer" "$b/buddyd" "$work/peer"
