@@ -30,43 +30,6 @@ static bool no_transport(struct buddyd *d, struct ctl_req *r)
 	return true;
 }
 
-/* Where a new invite tells the accepter to dial: given ones, else the bound addresses, with a
- * wildcard bind replaced by this machine's non-loopback interface addresses. */
-static size_t invite_addrs(struct buddyd *d, struct buddy_addr *out, size_t max)
-{
-	struct buddy_addr bound[BUDDY_PEER_ADDRS_MAX];
-	size_t nb = buddy_peer_bound(d->peer, bound, BUDDY_PEER_ADDRS_MAX), n = 0;
-
-	for (size_t i = 0; i < nb && n < max; i++) {
-		uv_interface_address_t *ifs;
-		int count;
-		bool wildcard = !strcmp(bound[i].host, "0.0.0.0") || !strcmp(bound[i].host, "::");
-
-		if (!wildcard) {
-			out[n++] = bound[i];
-			continue;
-		}
-		if (uv_interface_addresses(&ifs, &count))
-			continue;
-		for (int k = 0; k < count && n < max; k++) {
-			struct buddy_addr a = {.port = bound[i].port};
-			int fam = ifs[k].address.address4.sin_family;
-			if (ifs[k].is_internal ||
-			    (fam == AF_INET6 && !strcmp(bound[i].host, "0.0.0.0")))
-				continue;
-			if (fam == AF_INET)
-				uv_ip4_name(&ifs[k].address.address4, a.host, sizeof(a.host));
-			else if (IN6_IS_ADDR_LINKLOCAL(&ifs[k].address.address6.sin6_addr))
-				continue; /* needs a scope id: useless to another machine */
-			else
-				uv_ip6_name(&ifs[k].address.address6, a.host, sizeof(a.host));
-			out[n++] = a;
-		}
-		uv_free_interface_addresses(ifs, count);
-	}
-	return n;
-}
-
 struct invite_wait {
 	struct ctl_req *r;
 	int64_t expires;
@@ -140,7 +103,7 @@ void ctl_invite(struct buddyd *d, struct ctl_req *r, const msgpack_object *p)
 			inv.naddrs++;
 		}
 	} else {
-		inv.naddrs = invite_addrs(d, inv.addrs, BUDDY_PEER_ADDRS_MAX);
+		inv.naddrs = buddy_peer_advertised(d->peer, inv.addrs, BUDDY_PEER_ADDRS_MAX);
 	}
 	if (inv.naddrs == 0) {
 		ctl_error(r, BUDDY_E_STATE, "no address to put in the invite: pass one");
@@ -187,6 +150,8 @@ struct accept_wait {
 	struct buddyd *d;
 	uint8_t pk[32];
 	char name[BUDDY_ID_MAX + 1];
+	size_t naddrs; /* the code's addresses: one of them answered */
+	struct buddy_addr addrs[BUDDY_PEER_ADDRS_MAX];
 };
 
 static void accept_saved(void *arg, int status)
@@ -233,14 +198,17 @@ static void paired(void *arg, int status, const struct buddy_hello *inviter)
 	} else if (d->state != BUDDYD_UNLOCKED) {
 		ctl_error(w->r, BUDDY_E_LOCKED, "the journal was locked while pairing");
 	} else {
+		/* where the inviter says it can be reached, else where the code said */
+		const struct buddy_addr *a = inviter->naddrs ? inviter->addrs : w->addrs;
+		size_t na = inviter->naddrs ? inviter->naddrs : w->naddrs;
+
 		msgpack_sbuffer_init(&rec);
-		rc = buddy_buddies_make_add(&rec, buddy_clock_now(), w->pk, w->name, inviter->addrs,
-					    inviter->naddrs);
+		rc = buddy_buddies_make_add(&rec, buddy_clock_now(), w->pk, w->name, a, na);
 		if (rc == 0)
 			rc = buddyd_append(d, (const uint8_t *)rec.data, rec.size, accept_saved, w);
 		msgpack_sbuffer_destroy(&rec);
 		if (rc == 0) {
-			buddy_peer_want(d->peer, w->pk, inviter->addrs, inviter->naddrs);
+			buddy_peer_want(d->peer, w->pk, a, na);
 			return;
 		}
 		ctl_error(w->r, rc, "paired, but the buddy could not be recorded: %s",
@@ -310,6 +278,8 @@ void ctl_accept(struct buddyd *d, struct ctl_req *r, const msgpack_object *p)
 	w->d = d;
 	memcpy(w->pk, inv.inviter_pk, 32);
 	memcpy(w->name, name, sizeof(name));
+	memcpy(w->addrs, inv.addrs, sizeof(w->addrs));
+	w->naddrs = inv.naddrs;
 	rc = buddy_peer_pair(d->peer, &inv, paired, w);
 	if (rc) {
 		free(w);

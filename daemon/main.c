@@ -32,8 +32,8 @@ static const char usage[] =
 	"\n"
 	"Options:\n"
 	"  --passphrase-file F  unlock at start with the passphrase in F (one line)\n"
-	"  --listen HOST:PORT   where buddies connect (repeatable; default [::]:7654, all\n"
-	"                       interfaces, IPv6 and IPv4; port 0 picks a free port)\n"
+	"  --listen HOST:PORT   where buddies connect (repeatable; default 0.0.0.0:7654 and\n"
+	"                       [::]:7654, all interfaces; port 0 picks a free port)\n"
 	"  --log-level LEVEL    error, warn, info (default) or debug\n"
 	"  --ready-fd N         write \"ready\\n\" to file descriptor N once serving, then close "
 	"it\n"
@@ -216,9 +216,11 @@ int main(int argc, char **argv)
 		}
 	}
 	if (d->nlisten == 0) {
-		/* all interfaces, IPv6 and IPv4 (a dual-stack socket where the system has one) */
-		buddy_addr_parse("[::]:7654", 0, &d->listen[0]);
-		d->nlisten = 1;
+		/* all interfaces, IPv4 and IPv6 (two sockets: IPv6 ones are IPv6-only) */
+		buddy_addr_parse("0.0.0.0:7654", 0, &d->listen[0]);
+		buddy_addr_parse("[::]:7654", 0, &d->listen[1]);
+		d->nlisten = 2;
+		d->listen_default = true;
 	}
 	if (optind < argc) {
 		fprintf(stderr, "buddyd: unexpected argument \"%s\"\nTry: buddyd --help\n",

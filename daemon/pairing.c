@@ -176,6 +176,12 @@ void buddyd_pairing_start(struct buddyd *d)
 	if (d->peer || d->stopping)
 		return;
 	rc = buddy_peer_start(&cfg, &d->peer);
+	if (rc && d->listen_default) {
+		/* the default listens on IPv6 too; a machine without IPv6 still gets IPv4 */
+		log_warn("listening on IPv4 only");
+		cfg.nlisten = 1;
+		rc = buddy_peer_start(&cfg, &d->peer);
+	}
 	if (rc) {
 		log_error("the peer transport did not start (%s): buddies cannot connect",
 			  buddy_strerror(rc));

@@ -1156,6 +1156,62 @@ static int listen_on(struct buddy_peer *p, const struct buddy_addr *a)
 	return 0;
 }
 
+/* Interface addresses of one family: non-loopback first; loopback only when there is
+ * nothing else (a machine with no network still pairs with itself, as in tests). Link-local
+ * IPv6 needs a scope id another machine cannot know: left out. */
+static size_t interface_addrs(int family, uint16_t port, struct buddy_addr *out, size_t max)
+{
+	uv_interface_address_t *ifs;
+	size_t n = 0;
+	int count;
+
+	if (uv_interface_addresses(&ifs, &count))
+		return 0;
+	for (int pass = 0; pass < 2 && n == 0; pass++) {
+		for (int k = 0; k < count && n < max; k++) {
+			const struct sockaddr *sa = (const struct sockaddr *)&ifs[k].address;
+			struct buddy_addr a = {.port = port};
+			if (sa->sa_family != family || (pass == 0) != !ifs[k].is_internal)
+				continue;
+			if (family == AF_INET6 &&
+			    IN6_IS_ADDR_LINKLOCAL(&ifs[k].address.address6.sin6_addr))
+				continue;
+			if (family == AF_INET)
+				uv_ip4_name(&ifs[k].address.address4, a.host, sizeof(a.host));
+			else
+				uv_ip6_name(&ifs[k].address.address6, a.host, sizeof(a.host));
+			out[n++] = a;
+		}
+	}
+	uv_free_interface_addresses(ifs, count);
+	return n;
+}
+
+/* Where a buddy can dial us: the bound addresses, a wildcard replaced by this machine's
+ * interface addresses of that family, with the bound port. */
+static size_t local_addrs(const struct buddy_peer *p, struct buddy_addr *out, size_t max)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < p->nlisten && n < max; i++) {
+		if (!addr_unspecified(&p->bound[i])) {
+			out[n++] = p->bound[i];
+			continue;
+		}
+		n += interface_addrs(strchr(p->bound[i].host, ':') ? AF_INET6 : AF_INET,
+				     p->bound[i].port, out + n, max - n);
+	}
+	return n;
+}
+
+size_t buddy_peer_advertised(const struct buddy_peer *p, struct buddy_addr *out, size_t max)
+{
+	size_t n = p->hello.naddrs < max ? p->hello.naddrs : max;
+
+	memcpy(out, p->hello.addrs, n * sizeof(out[0]));
+	return n;
+}
+
 int buddy_peer_start(const struct buddy_peer_config *cfg, struct buddy_peer **out)
 {
 	struct buddy_peer *p;
@@ -1202,10 +1258,7 @@ int buddy_peer_start(const struct buddy_peer_config *cfg, struct buddy_peer **ou
 		memcpy(p->hello.addrs, cfg->advertise, cfg->nadvertise * sizeof(p->hello.addrs[0]));
 		p->hello.naddrs = cfg->nadvertise;
 	} else {
-		/* a wildcard address tells a buddy nothing about where to dial */
-		for (size_t i = 0; i < p->nlisten; i++)
-			if (!addr_unspecified(&p->bound[i]))
-				p->hello.addrs[p->hello.naddrs++] = p->bound[i];
+		p->hello.naddrs = local_addrs(p, p->hello.addrs, BUDDY_PEER_ADDRS_MAX);
 	}
 	rc = buddy_hello_encode(&p->hello, p->hello_buf, sizeof(p->hello_buf), &p->hello_len);
 	if (rc)

@@ -46,6 +46,7 @@ struct buddyd {
 	struct buddy_peer *peer;
 	struct buddy_addr listen[BUDDY_PEER_ADDRS_MAX];
 	size_t nlisten;
+	bool listen_default;		    /* no --listen: IPv6 may be missing on this machine */
 	struct online_wait *online_waiters; /* ctl_buddies.c: `buddies.wait` requests */
 	uint64_t keyfile_gen;	     /* bumped by every passwd: an older read of the file loses */
 	struct vault_job *spare_job; /* vault.c's job for a reload, made before it is needed */

@@ -44,7 +44,7 @@ struct buddy_peer_config {
 	const uint8_t *sign_sk;		 /* 64 bytes; its X25519 form is the Noise static key */
 	const struct buddy_addr *listen; /* where to listen; port 0 picks a free port */
 	size_t nlisten;
-	const struct buddy_addr *advertise; /* sent in hellos; NULL: the bound addresses */
+	const struct buddy_addr *advertise; /* sent in hellos; NULL: see buddy_peer_advertised */
 	size_t nadvertise;
 	struct buddy_peer_ops ops;
 	void *owner;
@@ -61,6 +61,10 @@ void buddy_peer_stop(struct buddy_peer *p);
 
 /* The addresses actually bound (port 0 resolved). */
 size_t buddy_peer_bound(const struct buddy_peer *p, struct buddy_addr *out, size_t max);
+
+/* The addresses sent in our hello: config->advertise, else the bound ones with a wildcard
+ * replaced by this machine's interface addresses (non-loopback ones when there are any). */
+size_t buddy_peer_advertised(const struct buddy_peer *p, struct buddy_addr *out, size_t max);
 
 /* Keeps a session with this buddy: dials addrs (replacing those known) now and, while there is
  * no session, again with exponential backoff and jitter. Addresses a buddy advertises in its
