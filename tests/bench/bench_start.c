@@ -64,8 +64,8 @@ int main(int argc, char **argv)
 		pid = fork();
 		if (pid == 0) {
 			close(p[0]);
-			execl(argv[1], argv[1], "--ready-fd", fd, "--log-level", "error",
-			      (char *)NULL);
+			execl(argv[1], argv[1], "--listen", "127.0.0.1:0", "--ready-fd", fd,
+			      "--log-level", "error", (char *)NULL);
 			_exit(127);
 		}
 		close(p[1]);

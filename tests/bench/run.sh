@@ -27,7 +27,7 @@ echo "== buddy checkin: process start to exit, entry durable (tests/bench/bench_
 export BUDDY_HOME=$work/checkin
 "$b/buddy" init --no-passphrase >/dev/null 2>&1
 mkfifo "$work/ready"
-"$b/buddyd" --ready-fd 3 --log-level error 3>"$work/ready" &
+"$b/buddyd" --listen 127.0.0.1:0 --ready-fd 3 --log-level error 3>"$work/ready" &
 daemon=$!
 read -r _ <"$work/ready"
 echo "idle daemon RSS: $(awk '/VmRSS/ {print $2 " KiB"}' /proc/$daemon/status)"

@@ -328,9 +328,14 @@ daemon_spawn() {
 	FIFO_SEQ=$((FIFO_SEQ + 1))
 	fifo="$IT_TMP/ready.$FIFO_SEQ"
 	mkfifo -m 600 "$fifo" || return 1
-	echo "=== $(date '+%T') buddyd $* (home $BUDDY_HOME)" >>"$DAEMON_LOG"
+	# never the default port 7654: tests run in parallel, and next to a real buddyd
+	local listen=(--listen 127.0.0.1:0) a
+	for a in "$@"; do
+		[ "$a" = --listen ] && listen=()
+	done
+	echo "=== $(date '+%T') buddyd $* ${listen[*]} (home $BUDDY_HOME)" >>"$DAEMON_LOG"
 	# opening a fifo for writing blocks until the reader below opens it: no race
-	"$BUDDYD" "$@" --ready-fd 3 3>"$fifo" >>"$DAEMON_LOG" 2>&1 &
+	"$BUDDYD" "$@" "${listen[@]}" --ready-fd 3 3>"$fifo" >>"$DAEMON_LOG" 2>&1 &
 	SPAWN_PID=$!
 	IT_PIDS+=("$SPAWN_PID")
 	# the timeout is only a safety net against a daemon that hangs before it is ready

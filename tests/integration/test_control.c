@@ -156,8 +156,8 @@ static void daemon_start(struct fx *f)
 		/* the daemon must not rely on its parent's umask for the socket's mode */
 		umask(0);
 		snprintf(fdarg, sizeof(fdarg), "%d", p[1]);
-		execl(bin, "buddyd", "--passphrase-file", f->passfile, "--ready-fd", fdarg,
-		      (char *)NULL);
+		execl(bin, "buddyd", "--listen", "127.0.0.1:0", "--passphrase-file", f->passfile,
+		      "--ready-fd", fdarg, (char *)NULL);
 		dprintf(2, "test_control: cannot run %s: %s\n", bin, strerror(errno));
 		_exit(127);
 	}
