@@ -57,6 +57,7 @@ struct buddy_control {
 struct write_req {
 	uv_write_t req;
 	char *data;
+	size_t len;
 };
 
 static const struct buddy_mp_limits request_limits = {
@@ -78,6 +79,8 @@ static void on_written(uv_write_t *w, int status)
 	struct write_req *wr = (struct write_req *)w;
 
 	(void)status;
+	/* answers carry journal text, and an invite code carries its secret */
+	sodium_memzero(wr->data, wr->len);
 	free(wr->data);
 	free(wr);
 }
@@ -137,6 +140,7 @@ static void send_and_free(struct ctl_req *r)
 		b.len = r->sbuf.size;
 		b.base = msgpack_sbuffer_release(&r->sbuf);
 		wr->data = b.base;
+		wr->len = b.len;
 		if (uv_write(&wr->req, (uv_stream_t *)&cl->pipe, &b, 1, on_written)) {
 			free(wr->data);
 			free(wr);

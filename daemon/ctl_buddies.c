@@ -176,10 +176,12 @@ static void accept_saved(void *arg, int status)
 	free(w);
 }
 
-static void paired(void *arg, int status, const struct buddy_hello *inviter)
+static bool paired(void *arg, int status, const struct buddy_hello *inviter)
 {
 	struct accept_wait *w = arg;
 	struct buddyd *d = w->d;
+	struct buddy_buddies *bs;
+	struct buddy_buddy *old;
 	msgpack_sbuffer rec;
 	int rc;
 
@@ -196,7 +198,14 @@ static void paired(void *arg, int status, const struct buddy_hello *inviter)
 			  "could not reach the inviter at any address in the code (is their "
 			  "buddyd running and reachable?)");
 	} else if (d->state != BUDDYD_UNLOCKED) {
-		ctl_error(w->r, BUDDY_E_LOCKED, "the journal was locked while pairing");
+		ctl_error(w->r, BUDDY_E_BUSY,
+			  "the journal was locked or reloaded while pairing: "
+			  "pair again");
+	} else if (bs = buddies(d), (old = buddy_buddies_by_pk(bs, w->pk)) && !old->revoked) {
+		ctl_error(w->r, BUDDY_E_EXISTS, "you are already buddies (as \"%s\")", old->name);
+	} else if (buddy_buddies_by_name(bs, w->name)) {
+		/* taken while the handshake ran */
+		ctl_error(w->r, BUDDY_E_EXISTS, "you already have a buddy called \"%s\"", w->name);
 	} else {
 		/* where the inviter says it can be reached, else where the code said */
 		const struct buddy_addr *a = inviter->naddrs ? inviter->addrs : w->addrs;
@@ -209,12 +218,13 @@ static void paired(void *arg, int status, const struct buddy_hello *inviter)
 		msgpack_sbuffer_destroy(&rec);
 		if (rc == 0) {
 			buddy_peer_want(d->peer, w->pk, a, na);
-			return;
+			return true;
 		}
 		ctl_error(w->r, rc, "paired, but the buddy could not be recorded: %s",
 			  buddy_strerror(rc));
 	}
 	free(w);
+	return false;
 }
 
 void ctl_accept(struct buddyd *d, struct ctl_req *r, const msgpack_object *p)

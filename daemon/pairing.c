@@ -6,6 +6,7 @@
 #include "buddy/daemon.h"
 #include "buddy/error.h"
 #include "buddy/log.h"
+#include "buddy/mp.h"
 #include "buddy/peer.h"
 
 #include <sodium.h>
@@ -120,6 +121,10 @@ static void up(void *owner, const uint8_t pk[32], const struct buddy_hello *h,
 	b->online = true;
 	b->last_seen = buddy_clock_now();
 	buddyd_online_changed(d, pk);
+	/* redial this buddy when the session drops, whoever dialled (an inviter has not asked
+	 * for it before: its new buddy dialled in) */
+	buddy_peer_want(d->peer, pk, h && h->naddrs ? h->addrs : b->addrs,
+			h && h->naddrs ? h->naddrs : b->naddrs);
 	/* an address change is picked up on contact, and kept for the next redial */
 	if (h && h->naddrs && !same_addrs(b, h)) {
 		msgpack_sbuffer_init(&rec);
@@ -149,13 +154,32 @@ static void down(void *owner, const uint8_t pk[32])
 
 static void message(void *owner, const uint8_t pk[32], const uint8_t *msg, size_t len)
 {
+	struct buddyd *d = owner;
+	const msgpack_object *body;
+	struct buddy_addr a[BUDDY_PEER_ADDRS_MAX];
+	struct buddy_buddy *b;
+	msgpack_unpacked u;
+	msgpack_sbuffer rec;
+	uint64_t type;
+	size_t na;
 	char id[9];
 
-	(void)owner;
-	(void)msg;
 	short_id(pk, id);
-	/* sync messages come with the next protocol layer: nothing else is defined yet */
-	log_debug("ignored a %zu-byte message from %s", len, id);
+	msgpack_unpacked_init(&u);
+	/* peer.c checked the message: ADDRS is the one type the daemon acts on so far */
+	if (buddy_msg_decode(msg, len, &u, &type, &body) == 0 && type == BUDDY_MSG_ADDRS &&
+	    d->state == BUDDYD_UNLOCKED &&
+	    buddy_addrs_read(buddy_mp_get(body, "a"), a, BUDDY_PEER_ADDRS_MAX, &na) == 0 && na &&
+	    (b = buddy_buddies_by_pk(buddy_journal_buddies(d->journal), pk)) && !b->revoked) {
+		msgpack_sbuffer_init(&rec);
+		if (buddy_buddies_make_addrs(&rec, buddy_clock_now(), pk, a, na) == 0)
+			append(d, &rec);
+		msgpack_sbuffer_destroy(&rec);
+	} else {
+		/* sync messages come with the next protocol layer */
+		log_debug("ignored a %zu-byte message from %s", len, id);
+	}
+	msgpack_unpacked_destroy(&u);
 }
 
 void buddyd_pairing_start(struct buddyd *d)

@@ -610,7 +610,8 @@ static void pair_unlink(struct buddy_peer *p, struct pairing *pr)
 		pr->next->prev = pr->prev;
 }
 
-static void pair_finish(struct buddy_peer *p, struct pairing *pr, int status,
+/* Returns the callback's verdict: whether to keep a successful pairing's connection. */
+static bool pair_finish(struct buddy_peer *p, struct pairing *pr, int status,
 			const struct buddy_hello *h)
 {
 	buddy_peer_pair_cb cb = pr->cb;
@@ -618,7 +619,7 @@ static void pair_finish(struct buddy_peer *p, struct pairing *pr, int status,
 
 	pair_unlink(p, pr);
 	sodium_free(pr);
-	cb(arg, status, h);
+	return cb(arg, status, h);
 }
 
 static struct conn *dial(struct buddy_peer *p, const struct buddy_addr *a,
@@ -828,13 +829,19 @@ static void pair_done(struct conn *c)
 	struct buddy_peer *p = c->p;
 	struct pairing *pr = c->pair;
 	struct buddy_hello h = c->hello;
+	bool keep;
 
 	c->pair = NULL;
 	pr->dial = NULL;
 	c->proven = true;
-	pair_finish(p, pr, 0, &h);
+	keep = pair_finish(p, pr, 0, &h);
 	if (c->closing || p->stopped)
 		return;
+	/* the owner could not record the inviter: no session with a key that is no buddy */
+	if (!keep) {
+		conn_close(c, SILENT);
+		return;
+	}
 	become_session(c);
 }
 
@@ -889,6 +896,25 @@ static void on_transport(struct conn *c, uint8_t *f, size_t len)
 	case BUDDY_MSG_PONG:
 	case BUDDY_MSG_PAIRED: /* only a pairing dial waits for it */
 		break;
+	case BUDDY_MSG_ADDRS: {
+		/* the buddy's new addresses: the ones to redial from now on */
+		struct buddy_addr a[BUDDY_PEER_ADDRS_MAX];
+		size_t na;
+		struct want *w;
+		if (buddy_addrs_read(buddy_mp_get(body, "a"), a, BUDDY_PEER_ADDRS_MAX, &na)) {
+			conn_drop(c, "malformed ADDRS");
+			break;
+		}
+		w = want_find(p, c->id);
+		if (w && na) {
+			memcpy(w->addrs, a, na * sizeof(a[0]));
+			w->naddrs = na;
+			w->next_addr = 0;
+		}
+		if (p->ops.message)
+			p->ops.message(p->owner, c->id, f, plen);
+		break;
+	}
 	default:
 		if (p->ops.message)
 			p->ops.message(p->owner, c->id, f, plen);

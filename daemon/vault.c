@@ -170,8 +170,11 @@ static void install(struct buddyd *d, struct vault_job *j)
 	j->store = NULL;
 	j->journal = NULL;
 	d->state = BUDDYD_UNLOCKED;
-	if (!j->reload)
-		buddyd_pairing_start(d);
+	/* after a reload the sessions may not match the rebuilt buddies (a pairing or a revoke
+	 * that never reached the disk): start the transport afresh from the journal */
+	if (j->reload)
+		buddyd_pairing_stop(d);
+	buddyd_pairing_start(d);
 }
 
 static void unlock_done(uv_work_t *w, int uvstatus)

@@ -34,7 +34,8 @@ struct buddy_peer_ops {
 		   const struct buddy_addr *remote);
 	/* The session with id is gone. */
 	void (*down)(void *owner, const uint8_t id[32]);
-	/* An authenticated transport message other than PING/PONG/PAIRED (handled here). */
+	/* An authenticated transport message other than PING/PONG/PAIRED (handled here); ADDRS
+	 * comes here too, already checked, after its addresses became the ones to redial. */
 	void (*message)(void *owner, const uint8_t id[32], const uint8_t *msg, size_t len);
 };
 
@@ -82,7 +83,9 @@ void buddy_peer_unwant(struct buddy_peer *p, const uint8_t id[32]);
  * closes); BUDDY_E_PERM when only other keys answered at the invite's addresses (possible
  * interception); BUDDY_E_IO when no address answered. On success the connection stays up as
  * the session with the inviter. */
-typedef void (*buddy_peer_pair_cb)(void *arg, int status, const struct buddy_hello *inviter);
+/* On success (status 0) the callback says whether to keep the connection as the session
+ * with the inviter: false (it could not record the inviter) closes it. Ignored otherwise. */
+typedef bool (*buddy_peer_pair_cb)(void *arg, int status, const struct buddy_hello *inviter);
 int buddy_peer_pair(struct buddy_peer *p, const struct buddy_invite *inv, buddy_peer_pair_cb cb,
 		    void *arg);
 

@@ -208,13 +208,14 @@ static void message(void *owner, const uint8_t id[32], const uint8_t *msg, size_
 	memcpy(n->msg, msg, n->msglen);
 }
 
-static void on_paired(void *arg, int status, const struct buddy_hello *h)
+static bool on_paired(void *arg, int status, const struct buddy_hello *h)
 {
 	(void)arg;
 	T.pair_calls++;
 	T.pair_status = status;
 	if (h)
 		T.pair_hello = *h;
+	return true;
 }
 
 /* ---- nodes ---- */
