@@ -158,7 +158,7 @@ const struct cli_cmd cli_commands[] = {
 
 static const char exit_codes[] =
 	"Exit codes: 0 success, 1 error, 2 bad usage, 3 no daemon running, 4 journal locked,\n"
-	"5 wrong passphrase, 6 not found, 7 already exists, 8 storage error.\n";
+	"5 wrong passphrase or refused pairing, 6 not found, 7 already exists, 8 storage error.\n";
 
 void cli_err(const char *fmt, ...)
 {
