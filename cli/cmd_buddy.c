@@ -236,8 +236,8 @@ int cmd_buddies(int argc, char **argv)
 	return EXIT_OK;
 }
 
-static int call_named(const char *cmd, const char *method, const char *name, const char *k2,
-		      const char *v2, const char *boolkey, bool boolval, struct cli_reply *rep)
+static int call_named(const char *method, const char *name, const char *k2, const char *v2,
+		      const char *boolkey, bool boolval, struct cli_reply *rep)
 {
 	msgpack_sbuffer params;
 	msgpack_packer pk;
@@ -253,7 +253,6 @@ static int call_named(const char *cmd, const char *method, const char *name, con
 		cli_pack_str(&pk, boolkey);
 		boolval ? msgpack_pack_true(&pk) : msgpack_pack_false(&pk);
 	}
-	(void)cmd;
 	rc = cli_call(method, &params, rep);
 	msgpack_sbuffer_destroy(&params);
 	return rc;
@@ -275,7 +274,7 @@ int cmd_verify(int argc, char **argv)
 	}
 	if (argc - optind != 1)
 		return cli_usage_err("verify", "verify takes a buddy's NAME");
-	rc = call_named("verify", "verify", argv[optind], NULL, NULL, "confirm", confirm, &rep);
+	rc = call_named("verify", argv[optind], NULL, NULL, "confirm", confirm, &rep);
 	if (rc)
 		return rc;
 	if (confirm) {
@@ -301,7 +300,7 @@ int cmd_rename(int argc, char **argv)
 
 	if (argc != 3)
 		return cli_usage_err("rename", "rename takes OLD and NEW names");
-	rc = call_named("rename", "rename", argv[1], "new", argv[2], NULL, false, &rep);
+	rc = call_named("rename", argv[1], "new", argv[2], NULL, false, &rep);
 	if (rc)
 		return rc;
 	cli_reply_free(&rep);
@@ -324,7 +323,7 @@ int cmd_revoke(int argc, char **argv)
 	}
 	if (argc - optind != 1)
 		return cli_usage_err("revoke", "revoke takes a buddy's NAME");
-	rc = call_named("revoke", "revoke", argv[optind], NULL, NULL, "forget", forget, &rep);
+	rc = call_named("revoke", argv[optind], NULL, NULL, "forget", forget, &rep);
 	if (rc)
 		return rc;
 	cli_reply_free(&rep);

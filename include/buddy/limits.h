@@ -26,16 +26,16 @@
 #define BUDDY_IMPORT_BATCH_MAX 500  /* entries in one import request */
 
 /* Peer transport (proto/PROTOCOL.md) */
-#define BUDDY_PEER_PORT 7654                     /* default listen port */
-#define BUDDY_PEER_FRAME_MAX 65535               /* one Noise message */
-#define BUDDY_PEER_HANDSHAKE_MS (10 * 1000)      /* a handshake must finish within this */
-#define BUDDY_PEER_UNAUTH_MAX 64                 /* connections not yet authenticated */
-#define BUDDY_PEER_PING_MS (30 * 1000)           /* an idle session is pinged after this */
-#define BUDDY_PEER_IDLE_MS (90 * 1000)           /* and dropped after this without a byte */
-#define BUDDY_PEER_WRITE_HWM (1024 * 1024)       /* queued bytes before a peer is dropped */
-#define BUDDY_PEER_REDIAL_MIN_MS 1000            /* first redial delay */
+#define BUDDY_PEER_PORT		 7654		 /* default listen port */
+#define BUDDY_PEER_FRAME_MAX	 65535		 /* one Noise message */
+#define BUDDY_PEER_HANDSHAKE_MS	 (10 * 1000)	 /* a handshake must finish within this */
+#define BUDDY_PEER_UNAUTH_MAX	 64		 /* connections not yet authenticated */
+#define BUDDY_PEER_PING_MS	 (30 * 1000)	 /* an idle session is pinged after this */
+#define BUDDY_PEER_IDLE_MS	 (90 * 1000)	 /* and dropped after this without a byte */
+#define BUDDY_PEER_WRITE_HWM	 (1024 * 1024)	 /* queued bytes before a peer is dropped */
+#define BUDDY_PEER_REDIAL_MIN_MS 1000		 /* first redial delay */
 #define BUDDY_PEER_REDIAL_MAX_MS (5 * 60 * 1000) /* redial delays double up to this */
-#define BUDDY_PEER_ADDRS_MAX 8                   /* addresses in a hello or an invite */
-#define BUDDY_PEER_NAME_MAX 64                   /* a buddy's local display name */
+#define BUDDY_PEER_ADDRS_MAX	 8		 /* addresses in a hello or an invite */
+#define BUDDY_PEER_NAME_MAX	 64		 /* a buddy's local display name */
 
 #endif

@@ -11,20 +11,20 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define BUDDY_PEER_NOISE "Noise_XX_25519_ChaChaPoly_BLAKE2b"
+#define BUDDY_PEER_NOISE    "Noise_XX_25519_ChaChaPoly_BLAKE2b"
 #define BUDDY_PEER_PROLOGUE "buddy peer protocol 1"
-#define BUDDY_PEER_VERSION 1
-#define BUDDY_HELLO_MAX 1024 /* encoded hello bytes */
+#define BUDDY_PEER_VERSION  1
+#define BUDDY_HELLO_MAX	    1024 /* encoded hello bytes */
 
 /* Sent encrypted in handshake message 2 (by the responder) and 3 (by the initiator). Message 1
  * carries an empty payload: it is not encrypted. */
 struct buddy_hello {
 	uint32_t version;  /* BUDDY_PEER_VERSION */
 	uint64_t features; /* bit set; none defined yet, unknown bits are ignored */
-	uint8_t id[32];    /* Ed25519 identity; its X25519 form must be the Noise static key */
+	uint8_t id[32];	   /* Ed25519 identity; its X25519 form must be the Noise static key */
 	size_t naddrs;
 	struct buddy_addr addrs[BUDDY_PEER_ADDRS_MAX]; /* where the sender can be dialled */
-	bool has_invite; /* message 3 only, when pairing */
+	bool has_invite;			       /* message 3 only, when pairing */
 	uint8_t invite_id[BUDDY_INVITE_ID_BYTES];
 	uint8_t proof[BUDDY_INVITE_PROOF_BYTES];
 };
