@@ -261,17 +261,23 @@ static int call_named(const char *method, const char *name, const char *k2, cons
 int cmd_verify(int argc, char **argv)
 {
 	static const struct option opts[] = {{"confirm", no_argument, NULL, 'c'},
+					     {"json", no_argument, NULL, 'j'},
 					     {NULL, 0, NULL, 0}};
-	bool confirm = false;
+	bool confirm = false, json = false;
 	char sn[80];
 	struct cli_reply rep;
 	int c, rc;
 
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		if (c != 'c')
+		if (c == 'c')
+			confirm = true;
+		else if (c == 'j')
+			json = true;
+		else
 			return cli_usage_err("verify", "unknown option");
-		confirm = true;
 	}
+	if (confirm && json)
+		return cli_usage_err("verify", "--json reads the safety number; --confirm records");
 	if (argc - optind != 1)
 		return cli_usage_err("verify", "verify takes a buddy's NAME");
 	rc = call_named("verify", argv[optind], NULL, NULL, "confirm", confirm, &rep);
@@ -279,6 +285,8 @@ int cmd_verify(int argc, char **argv)
 		return rc;
 	if (confirm) {
 		printf("%s is marked verified.\n", argv[optind]);
+	} else if (json) {
+		cli_print_json(stdout, rep.result);
 	} else {
 		printf("Safety number with %s:\n\n  %s\n\n", argv[optind],
 		       cli_str(rep.result, "safety_number", sn, sizeof(sn)));

@@ -141,7 +141,7 @@ const struct cli_cmd cli_commands[] = {
 	 "--wait returns as soon as NAME is online (--offline: offline), or fails with exit\n"
 	 "code 1 after the timeout (default 30s, at most 10m).\n"},
 	{"verify", cmd_verify, "compare safety numbers with a buddy",
-	 "Usage: buddy verify NAME [--confirm]\n"
+	 "Usage: buddy verify NAME [--confirm | --json]\n"
 	 "\n"
 	 "Shows the safety number of you and NAME: both of you see the same 60 digits. Compare\n"
 	 "them on a channel you trust; if they match, mark the buddy verified with --confirm.\n"},
