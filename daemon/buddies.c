@@ -190,12 +190,16 @@ int buddy_buddies_apply(struct buddy_buddies *b, uint64_t type, int64_t written,
 			return BUDDY_E_CORRUPT;
 		x->verified = true;
 		return 0;
-	case BUDDY_REC_BUDDY_REVOKE:
+	case BUDDY_REC_BUDDY_REVOKE: {
+		bool them = false;
 		if (!(x = active(b, body)) ||
 		    (buddy_mp_get(body, "forget") &&
-		     buddy_mp_bool(buddy_mp_get(body, "forget"), &forget)))
+		     buddy_mp_bool(buddy_mp_get(body, "forget"), &forget)) ||
+		    (buddy_mp_get(body, "them") &&
+		     buddy_mp_bool(buddy_mp_get(body, "them"), &them)))
 			return BUDDY_E_CORRUPT;
 		x->revoked = written > 0 ? written : 1;
+		x->ended_by_them = them;
 		x->online = false;
 		if (forget) {
 			/* the key stays, so it is still refused; the rest goes */
@@ -205,6 +209,7 @@ int buddy_buddies_apply(struct buddy_buddies *b, uint64_t type, int64_t written,
 			x->naddrs = 0;
 		}
 		return 0;
+	}
 	case BUDDY_REC_BUDDY_ADDRS:
 		if (!(x = active(b, body)) ||
 		    buddy_addrs_read(buddy_mp_get(body, "addrs"), x->addrs, BUDDY_PEER_ADDRS_MAX,
@@ -297,6 +302,18 @@ int buddy_buddies_make_revoke(msgpack_sbuffer *out, int64_t now, const uint8_t p
 	PK(kv_bin(&p, "pk", pk, 32));
 	PK(buddy_mp_pack_cstr(&p, "forget"));
 	return forget ? msgpack_pack_true(&p) : msgpack_pack_false(&p);
+}
+
+int buddy_buddies_make_ended(msgpack_sbuffer *out, int64_t now, const uint8_t pk[32])
+{
+	msgpack_packer p;
+
+	PK(head(&p, out, BUDDY_REC_BUDDY_REVOKE, now, 3));
+	PK(kv_bin(&p, "pk", pk, 32));
+	PK(buddy_mp_pack_cstr(&p, "forget"));
+	PK(msgpack_pack_false(&p));
+	PK(buddy_mp_pack_cstr(&p, "them"));
+	return msgpack_pack_true(&p);
 }
 
 int buddy_buddies_make_addrs(msgpack_sbuffer *out, int64_t now, const uint8_t pk[32],

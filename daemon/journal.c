@@ -7,6 +7,8 @@
 #include "buddy/buddies.h"
 #include "buddy/error.h"
 #include "buddy/mp.h"
+#include "buddy/seen.h"
+#include "buddy/streams.h"
 #include "buddy/text.h"
 
 #include <math.h>
@@ -26,6 +28,8 @@ struct buddy_journal {
 	size_t nimported, capimported;
 	uint64_t nrecords;
 	struct buddy_buddies *buddies; /* records 20..26 (buddies.c) */
+	struct buddy_streams *streams; /* records 30..35 (streams.c) */
+	struct buddy_seen *seen;       /* what the streams' posts say (seen.c) */
 };
 
 static const char *const status_names[] = {NULL, "done", "partial", "skip"};
@@ -63,9 +67,14 @@ struct buddy_journal *buddy_journal_new(void)
 {
 	struct buddy_journal *j = calloc(1, sizeof(struct buddy_journal));
 
-	if (j && !(j->buddies = buddy_buddies_new())) {
-		free(j);
-		j = NULL;
+	if (!j)
+		return NULL;
+	j->buddies = buddy_buddies_new();
+	j->seen = buddy_seen_new();
+	j->streams = j->seen ? buddy_streams_new(buddy_seen_post, j->seen) : NULL;
+	if (!j->buddies || !j->seen || !j->streams) {
+		buddy_journal_free(j);
+		return NULL;
 	}
 	return j;
 }
@@ -73,6 +82,16 @@ struct buddy_journal *buddy_journal_new(void)
 struct buddy_buddies *buddy_journal_buddies(const struct buddy_journal *j)
 {
 	return j->buddies;
+}
+
+struct buddy_streams *buddy_journal_streams(const struct buddy_journal *j)
+{
+	return j->streams;
+}
+
+struct buddy_seen *buddy_journal_seen(const struct buddy_journal *j)
+{
+	return j->seen;
 }
 
 static void wipe_free(char *s)
@@ -107,6 +126,8 @@ void buddy_journal_free(struct buddy_journal *j)
 	free(j->order);
 	free(j->imported);
 	buddy_buddies_free(j->buddies);
+	buddy_streams_free(j->streams);
+	buddy_seen_free(j->seen);
 	free(j);
 }
 
@@ -448,8 +469,9 @@ int buddy_journal_make_entry(const struct buddy_journal *j, const struct buddy_e
 
 /* ---- apply ---- */
 
+/* Depth 4: a posted record's [pk, post] pairs; objects: a received batch of up to 1024 posts. */
 static const struct buddy_mp_limits record_limits = {
-	.max_bytes = 1024 * 1024, .max_depth = 4, .max_objects = 1024};
+	.max_bytes = BUDDY_STORE_RECORD_MAX, .max_depth = 4, .max_objects = 4096};
 
 static int apply_commit_add(struct buddy_journal *j, const msgpack_object *b, int64_t written)
 {
@@ -646,7 +668,36 @@ out:
 	return rc;
 }
 
+static int apply_record(struct buddy_journal *j, const uint8_t *rec, size_t len, bool inner);
+
+/* Type 30: a change and the posts it made, all or nothing. The inner record is applied between
+ * checking the posts and adding them, so a post about a new entry follows the entry. */
+static int apply_posted(struct buddy_journal *j, const msgpack_object *b, int64_t written)
+{
+	const msgpack_object *r = buddy_mp_get(b, "r"), *o = buddy_mp_get(b, "o");
+	const uint8_t *inner;
+	size_t len;
+	int rc;
+
+	if (!o || buddy_streams_check_posted(j->streams, j->buddies, o))
+		return BUDDY_E_CORRUPT;
+	if (r) {
+		if (buddy_mp_bin(r, BUDDY_STORE_RECORD_MAX, &inner, &len))
+			return BUDDY_E_CORRUPT;
+		rc = apply_record(j, inner, len, true);
+		if (rc)
+			return rc;
+	}
+	/* checked above: this only fails for memory, and then the journal is not usable */
+	return buddy_streams_add_posted(j->streams, o, written);
+}
+
 int buddy_journal_apply(struct buddy_journal *j, const uint8_t *rec, size_t len)
+{
+	return apply_record(j, rec, len, false);
+}
+
+static int apply_record(struct buddy_journal *j, const uint8_t *rec, size_t len, bool inner)
 {
 	msgpack_unpacked u;
 	const msgpack_object *a;
@@ -685,11 +736,22 @@ int buddy_journal_apply(struct buddy_journal *j, const uint8_t *rec, size_t len)
 	case BUDDY_REC_INVITE_USED:
 		rc = buddy_buddies_apply(j->buddies, type, written, &a[2]);
 		break;
+	case BUDDY_REC_POSTED:
+		/* one level only: a posted record inside another is never written */
+		rc = inner ? BUDDY_E_CORRUPT : apply_posted(j, &a[2], written);
+		break;
+	case BUDDY_REC_RECEIVED:
+	case BUDDY_REC_SHARED:
+	case BUDDY_REC_DELIVERED:
+	case BUDDY_REC_FORK:
+	case BUDDY_REC_ALERT:
+		rc = buddy_streams_apply(j->streams, j->buddies, type, written, &a[2]);
+		break;
 	default:
 		/* written by a newer buddy: refusing is safer than silently skipping history */
 		rc = BUDDY_E_VERSION;
 	}
-	if (rc == 0)
+	if (rc == 0 && !inner)
 		j->nrecords++;
 out:
 	msgpack_unpacked_destroy(&u);

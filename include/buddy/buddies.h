@@ -27,7 +27,8 @@ struct buddy_buddy {
 	int64_t paired;
 	int64_t revoked; /* 0: active */
 	bool verified;
-	bool forgotten; /* revoked with --forget: kept only so the key stays refused */
+	bool forgotten;	    /* revoked with --forget: kept only so the key stays refused */
+	bool ended_by_them; /* revoked because the buddy ended the pairing (an END message) */
 	size_t naddrs;
 	struct buddy_addr addrs[BUDDY_PEER_ADDRS_MAX];
 	/* runtime only, not recorded */
@@ -66,6 +67,8 @@ int buddy_buddies_make_rename(msgpack_sbuffer *out, int64_t now, const uint8_t p
 			      const char *name);
 int buddy_buddies_make_verify(msgpack_sbuffer *out, int64_t now, const uint8_t pk[32]);
 int buddy_buddies_make_revoke(msgpack_sbuffer *out, int64_t now, const uint8_t pk[32], bool forget);
+/* The buddy ended the pairing: a revoke record with them = true. */
+int buddy_buddies_make_ended(msgpack_sbuffer *out, int64_t now, const uint8_t pk[32]);
 int buddy_buddies_make_addrs(msgpack_sbuffer *out, int64_t now, const uint8_t pk[32],
 			     const struct buddy_addr *addrs, size_t naddrs);
 int buddy_buddies_make_invite(msgpack_sbuffer *out, int64_t now, const uint8_t id[8],

@@ -59,8 +59,11 @@ size_t buddy_journal_nentries(const struct buddy_journal *j);
 const struct buddy_entry *buddy_journal_entry_at(const struct buddy_journal *j, size_t i);
 /* Entries in time order (ties by id): order[i] is an index for buddy_journal_entry_at. */
 const uint32_t *buddy_journal_time_order(const struct buddy_journal *j);
-/* The buddies and invites recorded in the same journal (buddy/buddies.h). */
+/* The buddies and invites recorded in the same journal (buddy/buddies.h), the share streams
+ * (buddy/streams.h) and what their posts say (buddy/seen.h). */
 struct buddy_buddies *buddy_journal_buddies(const struct buddy_journal *j);
+struct buddy_streams *buddy_journal_streams(const struct buddy_journal *j);
+struct buddy_seen *buddy_journal_seen(const struct buddy_journal *j);
 
 /* Records applied. */
 uint64_t buddy_journal_nrecords(const struct buddy_journal *j);
