@@ -84,6 +84,22 @@ void cli_local_tz(char *buf, size_t n);
 /* Describes a cadence map for people: "daily", "3 per week", "by 2026-12-31". */
 void cli_fmt_cadence(const msgpack_object *cadence, char *buf, size_t n);
 
+/* Prints text from the daemon (entry text, a buddy's words) to stdout: every control
+ * character but tab becomes '?', and each newline is followed by indent. */
+void cli_print_text(const char *p, size_t len, const char *indent);
+/* prefix, then cli_print_text of a string field; false (nothing printed, not even prefix)
+ * when the field is absent or empty. */
+bool cli_print_field(const msgpack_object *map, const char *key, const char *prefix,
+		     const char *indent);
+/* Prints an array of names as "bob, carol"; returns how many it printed. */
+size_t cli_print_names(const msgpack_object *names);
+/* The size of an array (0 when absent or not an array). */
+size_t cli_count(const msgpack_object *array);
+/* Whether a field is present and not nil (an "archived: time|nil" style field). */
+bool cli_is_set(const msgpack_object *map, const char *key);
+/* An entry id as people type it: "12" or "#12". */
+int cli_parse_entry_id(const char *s, uint64_t *out);
+
 /* cmd_journal.c and cmd_stats.c: one entry, one commitment's statistics, for people. */
 void cli_print_entry(const msgpack_object *e);
 void cli_print_stats(const msgpack_object *s);

@@ -43,7 +43,7 @@ int cmd_invite(int argc, char **argv)
 	const char *name = NULL, *addrs[BUDDY_PEER_ADDRS_MAX];
 	size_t naddrs = 0;
 	int64_t expires = 0;
-	char when[32], s[BUDDY_ID_MAX + 1];
+	char when[32], s[BUDDY_PEER_NAME_MAX + 1];
 	msgpack_sbuffer params;
 	msgpack_packer pk;
 	struct cli_reply rep;
@@ -115,7 +115,7 @@ int cmd_accept(int argc, char **argv)
 	static const struct option opts[] = {{"name", required_argument, NULL, 'n'},
 					     {NULL, 0, NULL, 0}};
 	const char *name = NULL;
-	char s1[BUDDY_ID_MAX + 1], s2[64];
+	char s1[BUDDY_PEER_NAME_MAX + 1], s2[64];
 	msgpack_sbuffer params;
 	msgpack_packer pk;
 	struct cli_reply rep;
@@ -178,6 +178,37 @@ static int wait_for(const char *name, bool online, int64_t timeout_s)
 	return EXIT_OK;
 }
 
+/* One buddy in two lines:
+ *   bob   FINGERPRINT  online   verified    last seen 2026-11-28 10:00
+ *         posts: sent 12, delivered 10, received 7; sharing run, book */
+static void print_buddy(const msgpack_object *b)
+{
+	const msgpack_object *shared = buddy_mp_get(b, "shared");
+	char name[BUDDY_PEER_NAME_MAX + 1], fp[64], when[32] = "never";
+
+	if (cli_is_set(b, "last_seen"))
+		cli_fmt_time(cli_int(b, "last_seen"), when, sizeof(when));
+	printf("%-16s %s  %-8s %s  last seen %s%s\n", cli_str(b, "name", name, sizeof(name)),
+	       cli_str(b, "fingerprint", fp, sizeof(fp)),
+	       cli_is_set(b, "revoked") ? "revoked"
+	       : cli_bool(b, "online")	? "online"
+					: "offline",
+	       cli_bool(b, "verified") ? "verified  " : "unverified", when,
+	       cli_bool(b, "ended_by_them") ? "  (ended the pairing)" : "");
+	if (!buddy_mp_get(b, "sent"))
+		return; /* a daemon from before share streams */
+	printf("%-16s posts: sent %lld, delivered %lld, received %lld; ", "",
+	       (long long)cli_int(b, "sent"), (long long)cli_int(b, "delivered"),
+	       (long long)cli_int(b, "received"));
+	if (cli_count(shared)) {
+		fputs("sharing ", stdout);
+		cli_print_names(shared);
+		putchar('\n');
+	} else {
+		fputs("sharing nothing\n", stdout);
+	}
+}
+
 int cmd_buddies(int argc, char **argv)
 {
 	static const struct option opts[] = {{"json", no_argument, NULL, 'j'},
@@ -216,21 +247,8 @@ int cmd_buddies(int argc, char **argv)
 	} else if (rep.result->type == MSGPACK_OBJECT_ARRAY) {
 		if (rep.result->via.array.size == 0)
 			printf("No buddies yet. Invite one with: buddy invite --name NAME\n");
-		for (uint32_t i = 0; i < rep.result->via.array.size; i++) {
-			const msgpack_object *b = &rep.result->via.array.ptr[i];
-			const msgpack_object *rev = buddy_mp_get(b, "revoked");
-			const msgpack_object *seen = buddy_mp_get(b, "last_seen");
-			char name[BUDDY_ID_MAX + 1], fp[64], when[32] = "never";
-			if (seen && seen->type != MSGPACK_OBJECT_NIL)
-				cli_fmt_time(cli_int(b, "last_seen"), when, sizeof(when));
-			printf("%-16s %s  %-8s %s  last seen %s\n",
-			       cli_str(b, "name", name, sizeof(name)),
-			       cli_str(b, "fingerprint", fp, sizeof(fp)),
-			       rev && rev->type != MSGPACK_OBJECT_NIL ? "revoked"
-			       : cli_bool(b, "online")		      ? "online"
-								      : "offline",
-			       cli_bool(b, "verified") ? "verified  " : "unverified", when);
-		}
+		for (uint32_t i = 0; i < rep.result->via.array.size; i++)
+			print_buddy(&rep.result->via.array.ptr[i]);
 	}
 	cli_reply_free(&rep);
 	return EXIT_OK;

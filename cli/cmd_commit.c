@@ -115,11 +115,18 @@ static void print_commitment_line(const msgpack_object *c)
 	char id[BUDDY_ID_MAX + 1], title[BUDDY_TITLE_MAX + 1], cad[48], tz[BUDDY_TZ_MAX + 1];
 	const msgpack_object *arch = buddy_mp_get(c, "archived");
 
+	const msgpack_object *with = buddy_mp_get(c, "shared_with");
+
 	cli_fmt_cadence(buddy_mp_get(c, "cadence"), cad, sizeof(cad));
-	printf("%-12s %-14s %4lld check-ins  %s%s  (%s)\n", cli_str(c, "id", id, sizeof(id)), cad,
+	printf("%-12s %-14s %4lld check-ins  %s%s  (%s)", cli_str(c, "id", id, sizeof(id)), cad,
 	       (long long)cli_int(c, "checkins"), cli_str(c, "title", title, sizeof(title)),
 	       arch && arch->type != MSGPACK_OBJECT_NIL ? " [archived]" : "",
 	       cli_str(c, "tz", tz, sizeof(tz)));
+	if (cli_count(with)) {
+		fputs("  shared with ", stdout);
+		cli_print_names(with);
+	}
+	putchar('\n');
 }
 
 static int commit_list(int argc, char **argv)

@@ -34,9 +34,19 @@ static void pack_text(msgpack_packer *pk, const char *text, size_t len)
 	buddy_mp_pack_strn(pk, text, len);
 }
 
+/* "Checked in on run: done (entry #3), shared with bob." or "..., private." */
 static int report_id(struct cli_reply *rep, const char *what)
 {
-	printf("%s (entry #%lld).\n", what, (long long)cli_int(rep->result, "id"));
+	const msgpack_object *with = buddy_mp_get(rep->result, "shared_with");
+
+	printf("%s (entry #%lld)", what, (long long)cli_int(rep->result, "id"));
+	if (cli_count(with)) {
+		fputs(", shared with ", stdout);
+		cli_print_names(with);
+	} else if (with) {
+		fputs(", private", stdout);
+	}
+	fputs(".\n", stdout);
 	cli_reply_free(rep);
 	return EXIT_OK;
 }
@@ -44,15 +54,13 @@ static int report_id(struct cli_reply *rep, const char *what)
 int cmd_checkin(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"done", no_argument, NULL, 'd'},
-		{"partial", no_argument, NULL, 'p'},
-		{"skip", no_argument, NULL, 's'},
-		{"value", required_argument, NULL, 'v'},
-		{NULL, 0, NULL, 0},
+		{"done", no_argument, NULL, 'd'},    {"partial", no_argument, NULL, 'p'},
+		{"skip", no_argument, NULL, 's'},    {"value", required_argument, NULL, 'v'},
+		{"private", no_argument, NULL, 'P'}, {NULL, 0, NULL, 0},
 	};
 	const char *status = NULL, *text = NULL, *id;
 	char unit[BUDDY_UNIT_MAX + 1] = "", what[128];
-	bool has_value = false;
+	bool has_value = false, private = false;
 	double value = 0;
 	int statuses = 0, c, rc;
 	msgpack_sbuffer params;
@@ -82,6 +90,10 @@ int cmd_checkin(int argc, char **argv)
 						     optarg);
 			has_value = true;
 			break;
+		case 'P':
+			private
+			= true;
+			break;
 		default:
 			return cli_usage_err("checkin", "unknown option");
 		}
@@ -98,7 +110,7 @@ int cmd_checkin(int argc, char **argv)
 		return cli_usage_err("checkin", "the text is longer than %d bytes", BUDDY_TEXT_MAX);
 	msgpack_sbuffer_init(&params);
 	msgpack_packer_init(&pk, &params, msgpack_sbuffer_write);
-	msgpack_pack_map(&pk, 2 + !!text + has_value + (unit[0] != 0));
+	msgpack_pack_map(&pk, 2 + !!text + has_value + (unit[0] != 0) + private);
 	cli_pack_kv_str(&pk, "commit", id);
 	cli_pack_kv_str(&pk, "status", status);
 	if (text)
@@ -109,6 +121,10 @@ int cmd_checkin(int argc, char **argv)
 	}
 	if (unit[0])
 		cli_pack_kv_str(&pk, "unit", unit);
+	if (private) {
+		cli_pack_str(&pk, "private");
+		msgpack_pack_true(&pk);
+	}
 	rc = cli_call("checkin", &params, &rep);
 	sodium_memzero(params.data, params.size);
 	msgpack_sbuffer_destroy(&params);
@@ -153,17 +169,21 @@ static int read_stdin(char **out, size_t *len)
 	return 0;
 }
 
-int cmd_log(int argc, char **argv)
+/* with has room for argc names: each --share-with takes at least one argument */
+static int log_note(int argc, char **argv, const char **with)
 {
 	static const struct option opts[] = {
 		{"commit", required_argument, NULL, 'c'},
 		{"tag", required_argument, NULL, 't'},
+		{"share-with", required_argument, NULL, 'w'},
+		{"share", no_argument, NULL, 's'},
 		{NULL, 0, NULL, 0},
 	};
 	const char *commit = NULL, *tags[BUDDY_TAGS_MAX];
 	char *input = NULL;
 	const char *text;
-	size_t ntags = 0, len;
+	size_t ntags = 0, nwith = 0, len;
+	bool share = false;
 	int c, rc;
 	msgpack_sbuffer params;
 	msgpack_packer pk;
@@ -184,12 +204,27 @@ int cmd_log(int argc, char **argv)
 						     optarg, BUDDY_TAG_MAX);
 			tags[ntags++] = optarg;
 			break;
+		case 'w':
+			if (strlen(optarg) == 0 || strlen(optarg) > BUDDY_PEER_NAME_MAX)
+				return cli_usage_err("log",
+						     "--share-with takes a buddy's name (1 to %d "
+						     "bytes), not \"%s\"",
+						     BUDDY_PEER_NAME_MAX, optarg);
+			with[nwith++] = optarg;
+			break;
+		case 's':
+			share = true;
+			break;
 		default:
 			return cli_usage_err("log", "unknown option");
 		}
 	}
 	if (argc - optind > 1)
 		return cli_usage_err("log", "put the note in quotes: buddy log \"TEXT\"");
+	if (share && !commit)
+		return cli_usage_err("log",
+				     "--share posts the note to the buddies of a commitment: "
+				     "give it with --commit ID");
 	if (argc - optind == 1 && strcmp(argv[optind], "-") != 0) {
 		text = argv[optind];
 		len = strlen(text);
@@ -208,7 +243,7 @@ int cmd_log(int argc, char **argv)
 	}
 	msgpack_sbuffer_init(&params);
 	msgpack_packer_init(&pk, &params, msgpack_sbuffer_write);
-	msgpack_pack_map(&pk, 1 + !!commit + (ntags > 0));
+	msgpack_pack_map(&pk, 1 + !!commit + (ntags > 0) + (nwith > 0) + share);
 	pack_text(&pk, text, len);
 	if (commit)
 		cli_pack_kv_str(&pk, "commit", commit);
@@ -217,6 +252,16 @@ int cmd_log(int argc, char **argv)
 		msgpack_pack_array(&pk, ntags);
 		for (size_t i = 0; i < ntags; i++)
 			cli_pack_str(&pk, tags[i]);
+	}
+	if (nwith) {
+		cli_pack_str(&pk, "share_with");
+		msgpack_pack_array(&pk, nwith);
+		for (size_t i = 0; i < nwith; i++)
+			cli_pack_str(&pk, with[i]);
+	}
+	if (share) {
+		cli_pack_str(&pk, "share");
+		msgpack_pack_true(&pk);
 	}
 	if (input) {
 		sodium_memzero(input, BUDDY_TEXT_MAX + 1);
@@ -228,4 +273,18 @@ int cmd_log(int argc, char **argv)
 	if (rc)
 		return rc;
 	return report_id(&rep, "Written");
+}
+
+int cmd_log(int argc, char **argv)
+{
+	const char **with = calloc((size_t)argc + 1, sizeof(*with));
+	int rc;
+
+	if (!with) {
+		cli_err("out of memory");
+		return EXIT_ERROR;
+	}
+	rc = log_note(argc, argv, with);
+	free(with);
+	return rc;
 }

@@ -9,12 +9,49 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* "  -> bob: delivered, carol: waiting, dan: retracted 2026-11-28" */
+static void print_shared(const msgpack_object *shared)
+{
+	char when[32];
+
+	if (!cli_count(shared))
+		return;
+	fputs("  -> ", stdout);
+	for (uint32_t i = 0; i < shared->via.array.size; i++) {
+		const msgpack_object *s = &shared->via.array.ptr[i];
+		if (i)
+			fputs(", ", stdout);
+		cli_print_field(s, "buddy", "", "");
+		if (cli_is_set(s, "retracted")) {
+			cli_fmt_date(cli_int(s, "retracted"), when, sizeof(when));
+			printf(": retracted %s", when);
+		} else {
+			fputs(cli_bool(s, "delivered") ? ": delivered" : ": waiting", stdout);
+		}
+	}
+	putchar('\n');
+}
+
+/* "  bob cheered: well done", "  carol commented: ..." */
+static void print_reactions(const msgpack_object *reactions)
+{
+	char kind[16];
+
+	for (uint32_t i = 0; i < cli_count(reactions); i++) {
+		const msgpack_object *r = &reactions->via.array.ptr[i];
+		fputs("  ", stdout);
+		cli_print_field(r, "buddy", "", "");
+		cli_str(r, "kind", kind, sizeof(kind));
+		fputs(strcmp(kind, "comment") == 0 ? " commented" : " cheered", stdout);
+		cli_print_field(r, "text", ": ", "    ");
+		putchar('\n');
+	}
+}
+
 void cli_print_entry(const msgpack_object *e)
 {
 	char when[32], commit[BUDDY_ID_MAX + 1], status[16], unit[BUDDY_UNIT_MAX + 1];
-	const msgpack_object *text = buddy_mp_get(e, "text"), *tags = buddy_mp_get(e, "tags");
-	const char *p = "";
-	size_t len = 0;
+	const msgpack_object *tags = buddy_mp_get(e, "tags");
 
 	cli_fmt_time(cli_int(e, "time"), when, sizeof(when));
 	printf("%s  #%lld%s  ", when, (long long)cli_int(e, "id"),
@@ -29,16 +66,9 @@ void cli_print_entry(const msgpack_object *e)
 		printf("note");
 	if (buddy_mp_get(e, "value"))
 		printf(" %g%s", cli_double(e, "value"), cli_str(e, "unit", unit, sizeof(unit)));
-	buddy_mp_str(text, BUDDY_TEXT_MAX, &p, &len);
-	/* the daemon only stores text without control characters but newline and tab */
-	if (len) {
-		fputs(": ", stdout);
-		for (size_t i = 0; i < len; i++) {
-			putchar(p[i]);
-			if (p[i] == '\n')
-				fputs("      ", stdout);
-		}
-	}
+	/* the daemon only stores text without control characters but newline and tab (and
+	 * cli_print_text would replace them) */
+	cli_print_field(e, "text", ": ", "      ");
 	if (tags && tags->type == MSGPACK_OBJECT_ARRAY && tags->via.array.size) {
 		fputs("  [", stdout);
 		for (uint32_t i = 0; i < tags->via.array.size; i++) {
@@ -50,6 +80,8 @@ void cli_print_entry(const msgpack_object *e)
 		fputs("]", stdout);
 	}
 	putchar('\n');
+	print_shared(buddy_mp_get(e, "shared"));
+	print_reactions(buddy_mp_get(e, "reactions"));
 }
 
 int cli_journal_pages(const msgpack_sbuffer *filters, size_t nfilters,

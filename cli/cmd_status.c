@@ -1,8 +1,28 @@
 /* buddy status */
+#include "buddy/mp.h"
 #include "cli.h"
 
 #include <getopt.h>
 #include <string.h>
+
+/* Per buddy: "bob (online): sent 12, delivered 10, 2 waiting; received 7", then the alerts. */
+static void print_sync(const msgpack_object *r)
+{
+	const msgpack_object *sync = buddy_mp_get(r, "sync");
+	int64_t alerts = cli_int(r, "alerts");
+
+	for (uint32_t i = 0; i < cli_count(sync); i++) {
+		const msgpack_object *b = &sync->via.array.ptr[i];
+		fputs(i ? "             " : "sync         ", stdout);
+		cli_print_field(b, "buddy", "", "");
+		printf(" (%s): sent %lld, delivered %lld, %lld waiting; received %lld\n",
+		       cli_bool(b, "online") ? "online" : "offline", (long long)cli_int(b, "sent"),
+		       (long long)cli_int(b, "delivered"), (long long)cli_int(b, "waiting"),
+		       (long long)cli_int(b, "received"));
+	}
+	if (alerts > 0)
+		printf("alerts       %lld (see buddy show NAME)\n", (long long)alerts);
+}
 
 int cmd_status(int argc, char **argv)
 {
@@ -37,6 +57,7 @@ int cmd_status(int argc, char **argv)
 			printf("             %lld commitments (%lld archived), %lld entries\n",
 			       (long long)cli_int(r, "commitments"),
 			       (long long)cli_int(r, "archived"), (long long)cli_int(r, "entries"));
+		print_sync(r);
 	}
 	cli_reply_free(&rep);
 	return EXIT_OK;

@@ -27,6 +27,12 @@ int cmd_buddies(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_rename(int argc, char **argv);
 int cmd_revoke(int argc, char **argv);
+int cmd_share(int argc, char **argv);
+int cmd_unshare(int argc, char **argv);
+int cmd_show(int argc, char **argv);
+int cmd_cheer(int argc, char **argv);
+int cmd_comment(int argc, char **argv);
+int cmd_retract(int argc, char **argv);
 static int cmd_help(int argc, char **argv);
 static int cmd_version(int argc, char **argv);
 
@@ -67,7 +73,9 @@ const struct cli_cmd cli_commands[] = {
 	 "Usage: buddy status [--json]\n"
 	 "\n"
 	 "Shows the buddy home, the daemon's version and pid, whether the journal is locked,\n"
-	 "your identity's fingerprint and, when unlocked, how much the journal holds.\n"},
+	 "your identity's fingerprint and, when unlocked, how much the journal holds and, per\n"
+	 "buddy, the posts sent to them, delivered, still waiting, and received from them; and\n"
+	 "how many alerts there are (buddy show NAME lists them).\n"},
 	{"commit", cmd_commit, "add, list, show or archive commitments",
 	 "Usage: buddy commit add ID \"TITLE\" (--daily | --weekly N | --monthly N |\n"
 	 "                        --by YYYY-MM-DD) [--tz ZONE]\n"
@@ -79,26 +87,39 @@ const struct cli_cmd cli_commands[] = {
 	 "A cadence says how often: every day, N times per week (Monday to Sunday), N times per\n"
 	 "month, or once by a date. Periods follow the time zone ZONE (an IANA name such as\n"
 	 "Europe/Berlin; default: this machine's).\n"
-	 "list shows active commitments (--all: archived ones too); show adds the statistics and\n"
-	 "the recent check-ins; archive ends a commitment and keeps its history.\n"},
+	 "list shows active commitments (--all: archived ones too) and the buddies each is\n"
+	 "shared with (buddy share); show adds the statistics and the recent check-ins; archive\n"
+	 "ends a commitment and keeps its history (the buddies it is shared with are told).\n"},
 	{"checkin", cmd_checkin, "check in on a commitment",
 	 "Usage: buddy checkin ID (--done | --partial | --skip) [TEXT] [--value NUMBER[UNIT]]\n"
+	 "                     [--private]\n"
 	 "\n"
 	 "Records a check-in on commitment ID, with an optional note and value (--value 5km,\n"
-	 "--value 30min, --value 2.5). Prints the entry's number once it is safely on disk.\n"},
+	 "--value 30min, --value 2.5). Prints the entry's number once it is safely on disk,\n"
+	 "and who it goes to.\n"
+	 "When ID is shared with buddies (buddy share), the check-in (its status, text, value\n"
+	 "and time) is posted to each of them, and reaches them whenever your daemons are\n"
+	 "connected. --private keeps this check-in to yourself: no buddy learns of it, not even\n"
+	 "that it exists (so it does not count in their view of your progress).\n"},
 	{"log", cmd_log, "write a note in the journal",
-	 "Usage: buddy log [TEXT] [--commit ID] [--tag T]...\n"
+	 "Usage: buddy log [TEXT] [--commit ID] [--tag T]... [--share-with NAME]... [--share]\n"
 	 "\n"
-	 "Writes a private note. Without TEXT, or with TEXT \"-\", the note is read from\n"
-	 "standard input (never through a temporary file). --commit ties it to a commitment;\n"
-	 "--tag adds a tag (repeatable).\n"},
+	 "Writes a note. Without TEXT, or with TEXT \"-\", the note is read from standard\n"
+	 "input (never through a temporary file). --commit ties it to a commitment; --tag adds\n"
+	 "a tag (repeatable).\n"
+	 "A note is private, also on a shared commitment, unless you share it (its text, tags\n"
+	 "and commitment) with one of:\n"
+	 "\n"
+	 "  --share-with NAME  post it to buddy NAME (repeatable)\n"
+	 "  --share            post it to every buddy the --commit commitment is shared with\n"},
 	{"journal", cmd_journal, "read the journal",
 	 "Usage: buddy journal [--commit ID] [--since DATE] [--until DATE] [--tag T]...\n"
 	 "                     [--grep WORDS] [-n N] [--json]\n"
 	 "\n"
 	 "Lists entries oldest first. DATE is YYYY-MM-DD in local time; --until includes that\n"
 	 "day. --grep keeps entries containing every word (ignoring case); -n shows only the\n"
-	 "last N.\n"},
+	 "last N. Under an entry you shared: who it went to (delivered, waiting, or retracted)\n"
+	 "and your buddies' cheers and comments on it.\n"},
 	{"stats", cmd_stats, "progress per period, streaks and completion rate",
 	 "Usage: buddy stats [ID] [--json]\n"
 	 "\n"
@@ -137,7 +158,10 @@ const struct cli_cmd cli_commands[] = {
 	 "Usage: buddy buddies [--json]\n"
 	 "       buddy buddies --wait NAME [--offline] [--timeout DURATION]\n"
 	 "\n"
-	 "Name, fingerprint, online or not, verified or not, last seen, and addresses.\n"
+	 "Name, fingerprint, online or not, verified or not, last seen, and whether they ended\n"
+	 "the pairing; then the posts you sent them (and how many they acknowledged), the posts\n"
+	 "received from them, and your commitments shared with them. --json adds their public\n"
+	 "key and addresses.\n"
 	 "--wait returns as soon as NAME is online (--offline: offline), or fails with exit\n"
 	 "code 1 after the timeout (default 30s, at most 10m).\n"},
 	{"verify", cmd_verify, "compare safety numbers with a buddy",
@@ -151,6 +175,48 @@ const struct cli_cmd cli_commands[] = {
 	 "\n"
 	 "No connection from or to NAME's key is accepted any more. What you received from them\n"
 	 "stays readable here unless --forget.\n"},
+	{"share", cmd_share, "share a commitment's check-ins with a buddy",
+	 "Usage: buddy share ID --with NAME\n"
+	 "\n"
+	 "Shares commitment ID with buddy NAME: its title, cadence and time zone are posted to\n"
+	 "NAME now, and from then on every check-in on it (except --private ones) and its\n"
+	 "archiving; they reach NAME whenever your daemons are connected, and NAME reads them\n"
+	 "with buddy show. Check-ins from before are not sent. Notes go to buddies only with\n"
+	 "buddy log --share-with or --share.\n"},
+	{"unshare", cmd_unshare, "stop sharing a commitment with a buddy",
+	 "Usage: buddy unshare ID --with NAME\n"
+	 "\n"
+	 "Stops sharing commitment ID with NAME: NAME is told, and no further check-in on it\n"
+	 "goes to NAME. What NAME already received stays with NAME; nothing is recalled (buddy\n"
+	 "retract asks for single entries to be dropped).\n"},
+	{"show", cmd_show, "what a buddy shares with you",
+	 "Usage: buddy show NAME [--recent N] [--json]\n"
+	 "\n"
+	 "What NAME shares with you, as your daemon received it: each shared commitment with\n"
+	 "its cadence, this period's progress, its streaks and recent check-ins (your cheers\n"
+	 "and comments under them), then NAME's recent notes to you. The #N numbers are NAME's\n"
+	 "entry numbers, for buddy cheer and buddy comment. Warns when NAME's history was\n"
+	 "rewritten or something NAME's daemon sent was refused, and counts the posts each way.\n"
+	 "\n"
+	 "  --recent N  check-ins per commitment, and notes, to list (default 5, at most 1000)\n"},
+	{"cheer", cmd_cheer, "cheer a buddy's check-in or note",
+	 "Usage: buddy cheer NAME ENTRY [TEXT]\n"
+	 "\n"
+	 "Cheers NAME's entry ENTRY (a #N that buddy show NAME lists), with an optional word\n"
+	 "(at most 1000 bytes). It goes to NAME only.\n"},
+	{"comment", cmd_comment, "comment on a buddy's check-in or note",
+	 "Usage: buddy comment NAME ENTRY TEXT\n"
+	 "\n"
+	 "Comments on NAME's entry ENTRY (a #N that buddy show NAME lists); TEXT is 1 to 1000\n"
+	 "bytes. It goes to NAME only.\n"},
+	{"retract", cmd_retract, "ask buddies to drop an entry you shared",
+	 "Usage: buddy retract ENTRY\n"
+	 "\n"
+	 "Retracts your entry ENTRY (its #N in buddy journal) from every buddy it was posted\n"
+	 "to: their daemons replace its content with a retraction marker and keep only that an\n"
+	 "entry was retracted, and when. The entry stays in your own journal.\n"
+	 "A retraction cannot recall what was read: a buddy who already read the entry has\n"
+	 "read it (and could have copied it), and only an honest daemon honours the request.\n"},
 	{"help", cmd_help, "show help for a command", "Usage: buddy help [COMMAND]\n"},
 	{"version", cmd_version, "show the version", "Usage: buddy version\n"},
 	{NULL, NULL, NULL, NULL},

@@ -180,3 +180,84 @@ void cli_fmt_cadence(const msgpack_object *cad, char *buf, size_t n)
 	else
 		snprintf(buf, n, "%s", kind);
 }
+
+void cli_print_text(const char *p, size_t len, const char *indent)
+{
+	for (size_t i = 0; i < len; i++) {
+		unsigned char ch = (unsigned char)p[i];
+
+		if (ch == '\n') {
+			putchar('\n');
+			fputs(indent, stdout);
+		} else if ((ch < 0x20 && ch != '\t') || ch == 0x7f) {
+			putchar('?');
+		} else if (ch == 0xc2 && i + 1 < len && (unsigned char)p[i + 1] >= 0x80 &&
+			   (unsigned char)p[i + 1] <= 0x9f) {
+			putchar('?'); /* a C1 control character, U+0080..U+009F */
+			i++;
+		} else {
+			putchar(ch);
+		}
+	}
+}
+
+bool cli_print_field(const msgpack_object *map, const char *key, const char *prefix,
+		     const char *indent)
+{
+	const char *p;
+	size_t len;
+
+	if (buddy_mp_str(buddy_mp_get(map, key), SIZE_MAX, &p, &len) || len == 0)
+		return false;
+	fputs(prefix, stdout);
+	cli_print_text(p, len, indent);
+	return true;
+}
+
+size_t cli_print_names(const msgpack_object *names)
+{
+	size_t n = 0;
+
+	if (!names || names->type != MSGPACK_OBJECT_ARRAY)
+		return 0;
+	for (uint32_t i = 0; i < names->via.array.size; i++) {
+		const char *p;
+		size_t len;
+
+		if (buddy_mp_str(&names->via.array.ptr[i], SIZE_MAX, &p, &len) || len == 0)
+			continue;
+		if (n++)
+			fputs(", ", stdout);
+		cli_print_text(p, len, "");
+	}
+	return n;
+}
+
+size_t cli_count(const msgpack_object *array)
+{
+	return array && array->type == MSGPACK_OBJECT_ARRAY ? array->via.array.size : 0;
+}
+
+bool cli_is_set(const msgpack_object *map, const char *key)
+{
+	const msgpack_object *o = buddy_mp_get(map, key);
+
+	return o && o->type != MSGPACK_OBJECT_NIL;
+}
+
+int cli_parse_entry_id(const char *s, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+
+	if (*s == '#')
+		s++;
+	if (*s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || *end)
+		return -1;
+	*out = v;
+	return 0;
+}

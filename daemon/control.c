@@ -568,5 +568,10 @@ const struct ctl_method ctl_methods[] = {
 	{"rename", ctl_rename, true},
 	{"revoke", ctl_revoke, true},
 	{"buddies.wait", ctl_buddies_wait, true},
+	{"share", ctl_share, true},
+	{"unshare", ctl_unshare, true},
+	{"retract", ctl_retract, true},
+	{"react", ctl_react, true},
+	{"show", ctl_show, true},
 	{NULL, NULL, false},
 };

@@ -6,6 +6,7 @@
 #include "buddy/log.h"
 #include "buddy/mp.h"
 #include "buddy/peer.h"
+#include "buddy/streams.h"
 #include "buddy/text.h"
 #include "ctl_methods.h"
 
@@ -326,7 +327,7 @@ void ctl_buddies(struct buddyd *d, struct ctl_req *r, const msgpack_object *p)
 		if (b->forgotten)
 			continue;
 		buddy_keys_fingerprint(b->pk, fp);
-		msgpack_pack_map(pk, 9);
+		msgpack_pack_map(pk, 14);
 		buddy_mp_pack_cstr(pk, "name");
 		buddy_mp_pack_cstr(pk, b->name);
 		buddy_mp_pack_cstr(pk, "fingerprint");
@@ -344,6 +345,24 @@ void ctl_buddies(struct buddyd *d, struct ctl_req *r, const msgpack_object *p)
 		b->revoked ? msgpack_pack_int64(pk, b->revoked) : msgpack_pack_nil(pk);
 		buddy_mp_pack_cstr(pk, "addresses");
 		pack_addrs(pk, b->addrs, b->naddrs);
+		buddy_mp_pack_cstr(pk, "ended_by_them");
+		b->ended_by_them ? msgpack_pack_true(pk) : msgpack_pack_false(pk);
+		ctl_pack_stream_counts(pk, d->journal, b->pk);
+		buddy_mp_pack_cstr(pk, "shared");
+		{
+			size_t nc = buddy_journal_ncommits(d->journal), ns = 0;
+			for (size_t k = 0; k < nc; k++)
+				ns += buddy_streams_is_shared(
+					buddy_journal_streams(d->journal),
+					buddy_journal_commit_at(d->journal, k)->id, b->pk);
+			msgpack_pack_array(pk, ns);
+			for (size_t k = 0; k < nc; k++) {
+				const char *cid = buddy_journal_commit_at(d->journal, k)->id;
+				if (buddy_streams_is_shared(buddy_journal_streams(d->journal), cid,
+							    b->pk))
+					buddy_mp_pack_cstr(pk, cid);
+			}
+		}
 		buddy_mp_pack_cstr(pk, "public_key");
 		{
 			char hex[65];
@@ -354,15 +373,14 @@ void ctl_buddies(struct buddyd *d, struct ctl_req *r, const msgpack_object *p)
 	ctl_result_send(r);
 }
 
-/* The active buddy named by params[key], or NULL after answering. */
-static struct buddy_buddy *named(struct buddyd *d, struct ctl_req *r, const msgpack_object *p,
-				 const char *key)
+struct buddy_buddy *ctl_buddy_named(struct buddyd *d, struct ctl_req *r, const msgpack_object *o,
+				    const char *what)
 {
 	char name[BUDDY_ID_MAX + 1];
 	struct buddy_buddy *b;
 
-	if (buddy_mp_strcpy(buddy_mp_get(p, key), BUDDY_ID_MAX, name)) {
-		ctl_error(r, BUDDY_E_INVALID, "\"%s\" must be a buddy's name", key);
+	if (buddy_mp_strcpy(o, BUDDY_ID_MAX, name)) {
+		ctl_error(r, BUDDY_E_INVALID, "\"%s\" must be a buddy's name", what);
 		return NULL;
 	}
 	b = buddy_buddies_by_name(buddies(d), name);
@@ -371,10 +389,19 @@ static struct buddy_buddy *named(struct buddyd *d, struct ctl_req *r, const msgp
 		return NULL;
 	}
 	if (b->revoked) {
-		ctl_error(r, BUDDY_E_STATE, "\"%s\" was revoked", name);
+		if (b->ended_by_them)
+			ctl_error(r, BUDDY_E_STATE, "\"%s\" ended the pairing", name);
+		else
+			ctl_error(r, BUDDY_E_STATE, "\"%s\" was revoked", name);
 		return NULL;
 	}
 	return b;
+}
+
+struct buddy_buddy *ctl_named_buddy(struct buddyd *d, struct ctl_req *r, const msgpack_object *p,
+				    const char *key)
+{
+	return ctl_buddy_named(d, r, buddy_mp_get(p, key), key);
 }
 
 static void record_and_reply(struct buddyd *d, struct ctl_req *r, msgpack_sbuffer *rec, int rc)
@@ -387,7 +414,7 @@ static void record_and_reply(struct buddyd *d, struct ctl_req *r, msgpack_sbuffe
 
 void ctl_verify(struct buddyd *d, struct ctl_req *r, const msgpack_object *p)
 {
-	struct buddy_buddy *b = named(d, r, p, "name");
+	struct buddy_buddy *b = ctl_named_buddy(d, r, p, "name");
 	char sn[BUDDY_SAFETY_NUMBER_LEN];
 	bool confirm = false;
 	msgpack_packer *pk;
@@ -420,7 +447,7 @@ void ctl_verify(struct buddyd *d, struct ctl_req *r, const msgpack_object *p)
 
 void ctl_rename(struct buddyd *d, struct ctl_req *r, const msgpack_object *p)
 {
-	struct buddy_buddy *b = named(d, r, p, "name");
+	struct buddy_buddy *b = ctl_named_buddy(d, r, p, "name");
 	char name[BUDDY_ID_MAX + 1];
 	msgpack_sbuffer rec;
 
@@ -443,7 +470,7 @@ void ctl_rename(struct buddyd *d, struct ctl_req *r, const msgpack_object *p)
 
 void ctl_revoke(struct buddyd *d, struct ctl_req *r, const msgpack_object *p)
 {
-	struct buddy_buddy *b = named(d, r, p, "name");
+	struct buddy_buddy *b = ctl_named_buddy(d, r, p, "name");
 	uint8_t pk[32];
 	bool forget = false;
 	msgpack_sbuffer rec;
@@ -460,9 +487,10 @@ void ctl_revoke(struct buddyd *d, struct ctl_req *r, const msgpack_object *p)
 	rc = buddy_buddies_make_revoke(&rec, buddy_clock_now(), pk, forget);
 	record_and_reply(d, r, &rec, rc);
 	msgpack_sbuffer_destroy(&rec);
-	/* applied already (appends apply at once): no further connection from or to that key */
+	/* applied already (appends apply at once): no further connection from or to that key;
+	 * a session in progress hears END first, so the buddy stops dialling */
 	if (rc == 0 && d->peer)
-		buddy_peer_unwant(d->peer, pk);
+		buddyd_sync_end(d, pk);
 }
 
 /* ---- buddies.wait: answer when a buddy is online (or offline), for scripts and tests ---- */
@@ -522,13 +550,13 @@ void buddyd_online_changed(struct buddyd *d, const uint8_t *pk)
 
 void ctl_buddies_wait(struct buddyd *d, struct ctl_req *r, const msgpack_object *p)
 {
-	struct buddy_buddy *b = named(d, r, p, "name");
+	char name[BUDDY_ID_MAX + 1];
+	struct buddy_buddy *b;
 	struct online_wait *w;
 	bool want = true;
 	int64_t ms = 30000;
+	msgpack_packer *pk;
 
-	if (!b)
-		return;
 	if ((buddy_mp_get(p, "online") && buddy_mp_bool(buddy_mp_get(p, "online"), &want)) ||
 	    (buddy_mp_get(p, "timeout_ms") &&
 	     (buddy_mp_int(buddy_mp_get(p, "timeout_ms"), &ms) || ms < 0 || ms > 600000))) {
@@ -536,6 +564,19 @@ void ctl_buddies_wait(struct buddyd *d, struct ctl_req *r, const msgpack_object 
 			  "\"online\" is a boolean and \"timeout_ms\" 0 to 600000");
 		return;
 	}
+	/* a revoked buddy (by either side) is offline for good: waiting for that is answered
+	 * now, waiting for it to come online is an error */
+	if (!want && buddy_mp_strcpy(buddy_mp_get(p, "name"), BUDDY_ID_MAX, name) == 0 &&
+	    (b = buddy_buddies_by_name(buddies(d), name)) && b->revoked) {
+		pk = ctl_result(r);
+		msgpack_pack_map(pk, 1);
+		buddy_mp_pack_cstr(pk, "online");
+		msgpack_pack_false(pk);
+		ctl_result_send(r);
+		return;
+	}
+	if (!(b = ctl_named_buddy(d, r, p, "name")))
+		return;
 	w = calloc(1, sizeof(*w));
 	if (!w) {
 		ctl_error(r, BUDDY_E_NOMEM, "out of memory");

@@ -3,6 +3,7 @@
 #include "buddy/error.h"
 #include "buddy/log.h"
 #include "buddy/mp.h"
+#include "buddy/streams.h"
 #include "ctl_methods.h"
 
 #include <stdlib.h>
@@ -11,16 +12,8 @@
 #define RECENT_ENTRIES	10
 #define DEFAULT_PERIODS 12
 
-void ctl_pack_commitment(msgpack_packer *pk, const struct buddy_commitment *c)
+void ctl_pack_cadence(msgpack_packer *pk, const struct buddy_cadence *cad)
 {
-	const struct buddy_cadence *cad = &c->cadence;
-
-	msgpack_pack_map(pk, 7);
-	buddy_mp_pack_cstr(pk, "id");
-	buddy_mp_pack_cstr(pk, c->id);
-	buddy_mp_pack_cstr(pk, "title");
-	buddy_mp_pack_cstr(pk, c->title);
-	buddy_mp_pack_cstr(pk, "cadence");
 	msgpack_pack_map(pk, cad->kind == BUDDY_CADENCE_BY ? 3 : 2);
 	buddy_mp_pack_cstr(pk, "kind");
 	buddy_mp_pack_cstr(pk, buddy_cadence_kind_name(cad->kind));
@@ -33,6 +26,22 @@ void ctl_pack_commitment(msgpack_packer *pk, const struct buddy_commitment *c)
 		buddy_mp_pack_cstr(pk, "by");
 		buddy_mp_pack_cstr(pk, date);
 	}
+}
+
+void ctl_pack_commitment(msgpack_packer *pk, const struct buddy_journal *j,
+			 const struct buddy_commitment *c)
+{
+	uint8_t with[BUDDY_SHARE_TARGETS_MAX][32];
+	size_t nwith = buddy_streams_shared_with(buddy_journal_streams(j), c->id, with,
+						 BUDDY_SHARE_TARGETS_MAX);
+
+	msgpack_pack_map(pk, 8);
+	buddy_mp_pack_cstr(pk, "id");
+	buddy_mp_pack_cstr(pk, c->id);
+	buddy_mp_pack_cstr(pk, "title");
+	buddy_mp_pack_cstr(pk, c->title);
+	buddy_mp_pack_cstr(pk, "cadence");
+	ctl_pack_cadence(pk, &c->cadence);
 	buddy_mp_pack_cstr(pk, "tz");
 	buddy_mp_pack_cstr(pk, c->tz);
 	buddy_mp_pack_cstr(pk, "created");
@@ -44,6 +53,9 @@ void ctl_pack_commitment(msgpack_packer *pk, const struct buddy_commitment *c)
 		msgpack_pack_nil(pk);
 	buddy_mp_pack_cstr(pk, "checkins");
 	msgpack_pack_uint32(pk, c->checkins);
+	buddy_mp_pack_cstr(pk, "shared_with");
+	ctl_pack_buddy_names(pk, j, with,
+			     nwith > BUDDY_SHARE_TARGETS_MAX ? BUDDY_SHARE_TARGETS_MAX : nwith);
 }
 
 struct append_wait {
@@ -51,15 +63,21 @@ struct append_wait {
 	uint64_t id;
 };
 
+void ctl_error_unsaved(struct ctl_req *r, int status)
+{
+	if (status == BUDDY_E_NOSPACE)
+		ctl_error(r, status, "the disk is full: nothing was saved");
+	else
+		ctl_error(r, status, "could not save: %s; nothing was saved",
+			  buddy_strerror(status));
+}
+
 static void appended(void *arg, int status)
 {
 	struct append_wait *w = arg;
 
-	if (status == BUDDY_E_NOSPACE)
-		ctl_error(w->r, status, "the disk is full: nothing was saved");
-	else if (status)
-		ctl_error(w->r, status, "could not save: %s; nothing was saved",
-			  buddy_strerror(status));
+	if (status)
+		ctl_error_unsaved(w->r, status);
 	else if (w->id) {
 		msgpack_packer *pk = ctl_result(w->r);
 		msgpack_pack_map(pk, 1);
@@ -86,7 +104,7 @@ void ctl_append_and_reply(struct buddyd *d, struct ctl_req *r, msgpack_sbuffer *
 	rc = buddyd_append(d, (const uint8_t *)rec->data, rec->size, appended, w);
 	if (rc) {
 		free(w);
-		ctl_error(r, rc, "could not save: %s; nothing was saved", buddy_strerror(rc));
+		ctl_error_unsaved(r, rc);
 	}
 }
 
@@ -178,7 +196,7 @@ void ctl_commit_list(struct buddyd *d, struct ctl_req *r, const msgpack_object *
 	for (size_t i = 0; i < n; i++) {
 		const struct buddy_commitment *c = buddy_journal_commit_at(d->journal, i);
 		if (all || !c->archived)
-			ctl_pack_commitment(pk, c);
+			ctl_pack_commitment(pk, d->journal, c);
 	}
 	ctl_result_send(r);
 }
@@ -224,25 +242,37 @@ static int pack_stats(msgpack_packer *pk, const struct buddy_journal *j, size_t 
 {
 	const struct buddy_commitment *c = buddy_journal_commit_at(j, ci);
 	int64_t now = c->archived ? c->archived : buddy_clock_now();
-	struct buddy_stats st;
-	size_t npts = 0, first;
+	size_t npts = 0;
 	struct buddy_checkin_point *pts = points_of(j, ci, &npts);
 	int rc;
 
 	if (!pts)
 		return BUDDY_E_NOMEM;
-	rc = buddy_stats_compute(&c->cadence, c->tz, c->created, now, pts, npts, &st);
+	rc = ctl_pack_stats(pk, c->id, c->title, c->tz, &c->cadence, c->created, now, pts, npts,
+			    limit);
 	free(pts);
+	return rc;
+}
+
+int ctl_pack_stats(msgpack_packer *pk, const char *id, const char *title, const char *tz,
+		   const struct buddy_cadence *cad, int64_t created, int64_t now,
+		   const struct buddy_checkin_point *pts, size_t npts, size_t limit)
+{
+	struct buddy_stats st;
+	size_t first;
+	int rc;
+
+	rc = buddy_stats_compute(cad, tz, created, now, pts, npts, &st);
 	if (rc)
 		return rc;
 	first = limit && st.nperiods > limit ? st.nperiods - limit : 0;
 	msgpack_pack_map(pk, 9);
 	buddy_mp_pack_cstr(pk, "id");
-	buddy_mp_pack_cstr(pk, c->id);
+	buddy_mp_pack_cstr(pk, id);
 	buddy_mp_pack_cstr(pk, "title");
-	buddy_mp_pack_cstr(pk, c->title);
+	buddy_mp_pack_cstr(pk, title);
 	buddy_mp_pack_cstr(pk, "tz");
-	buddy_mp_pack_cstr(pk, c->tz);
+	buddy_mp_pack_cstr(pk, tz);
 	buddy_mp_pack_cstr(pk, "periods");
 	msgpack_pack_array(pk, st.nperiods - first);
 	for (size_t i = first; i < st.nperiods; i++) {
@@ -298,7 +328,7 @@ void ctl_commit_show(struct buddyd *d, struct ctl_req *r, const msgpack_object *
 	pk = ctl_result(r);
 	msgpack_pack_map(pk, 3);
 	buddy_mp_pack_cstr(pk, "commitment");
-	ctl_pack_commitment(pk, c);
+	ctl_pack_commitment(pk, d->journal, c);
 	buddy_mp_pack_cstr(pk, "stats");
 	rc = pack_stats(pk, d->journal, ci, DEFAULT_PERIODS);
 	if (rc) {
@@ -316,7 +346,10 @@ void ctl_commit_archive(struct buddyd *d, struct ctl_req *r, const msgpack_objec
 {
 	char id[BUDDY_ID_MAX + 1];
 	const char *why = "";
-	msgpack_sbuffer rec;
+	const struct buddy_commitment *c;
+	struct ctl_targets t;
+	msgpack_sbuffer rec, body;
+	int64_t now = buddy_clock_now();
 	int rc;
 
 	if (get_id(p, "id", id)) {
@@ -324,14 +357,24 @@ void ctl_commit_archive(struct buddyd *d, struct ctl_req *r, const msgpack_objec
 		return;
 	}
 	msgpack_sbuffer_init(&rec);
-	rc = buddy_journal_make_commit_archive(d->journal, id, buddy_clock_now(), &rec, &why);
-	if (rc == BUDDY_E_NOTFOUND)
+	msgpack_sbuffer_init(&body);
+	rc = buddy_journal_make_commit_archive(d->journal, id, now, &rec, &why);
+	if (rc == BUDDY_E_NOTFOUND) {
 		ctl_error(r, rc, "no commitment \"%s\"", id);
-	else if (rc)
+	} else if (rc) {
 		ctl_error(r, rc, "%s", why);
-	else
-		ctl_append_and_reply(d, r, &rec, 0);
+	} else {
+		/* its buddies learn that it ended, in the same write */
+		c = buddy_journal_commit_find(d->journal, id, NULL);
+		ctl_targets_of_commit(d, id, &t);
+		if (t.n && ctl_commit_post_body(c, now, true, &body))
+			ctl_error(r, BUDDY_E_INTERNAL, "cannot write the commitment post");
+		else
+			ctl_append_posts(d, r, &rec, BUDDY_POST_COMMITMENT, &body, &t,
+					 CTL_REPLY_EMPTY, 0);
+	}
 	msgpack_sbuffer_destroy(&rec);
+	msgpack_sbuffer_destroy(&body);
 }
 
 void ctl_stats(struct buddyd *d, struct ctl_req *r, const msgpack_object *p)

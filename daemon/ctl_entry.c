@@ -3,19 +3,62 @@
 #include "buddy/clock.h"
 #include "buddy/error.h"
 #include "buddy/mp.h"
+#include "buddy/seen.h"
+#include "buddy/streams.h"
 #include "ctl_methods.h"
+
+#include <stdio.h>
 
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
+/* Where entry id went and what came back: {shared: [{buddy, delivered, retracted}],
+ * reactions: [{buddy, kind, text, time}]} as two map entries. */
+static void pack_entry_sync(msgpack_packer *pk, const struct buddy_journal *j, uint64_t id)
+{
+	const struct buddy_seen *v = buddy_journal_seen(j);
+	const struct buddy_streams *st = buddy_journal_streams(j);
+	size_t n = 0;
+	const struct buddy_seen_share *sh = buddy_seen_shares_of(v, id, &n);
+	const struct buddy_seen_reaction *re;
+
+	buddy_mp_pack_cstr(pk, "shared");
+	msgpack_pack_array(pk, n);
+	for (size_t i = 0; i < n; i++) {
+		msgpack_pack_map(pk, 3);
+		buddy_mp_pack_cstr(pk, "buddy");
+		ctl_pack_buddy_name(pk, j, sh[i].pk);
+		buddy_mp_pack_cstr(pk, "delivered");
+		buddy_streams_delivered(st, sh[i].pk, NULL) >= sh[i].seq ? msgpack_pack_true(pk)
+									 : msgpack_pack_false(pk);
+		buddy_mp_pack_cstr(pk, "retracted");
+		sh[i].retracted ? msgpack_pack_int64(pk, sh[i].retracted) : msgpack_pack_nil(pk);
+	}
+	re = buddy_seen_reactions_to_mine(v, id, &n);
+	buddy_mp_pack_cstr(pk, "reactions");
+	msgpack_pack_array(pk, n);
+	for (size_t i = 0; i < n; i++) {
+		msgpack_pack_map(pk, 4);
+		buddy_mp_pack_cstr(pk, "buddy");
+		ctl_pack_buddy_name(pk, j, re[i].pk);
+		buddy_mp_pack_cstr(pk, "kind");
+		buddy_mp_pack_cstr(pk, re[i].kind == BUDDY_REACTION_CHEER ? "cheer" : "comment");
+		buddy_mp_pack_cstr(pk, "text");
+		buddy_mp_pack_cstr(pk, re[i].text);
+		buddy_mp_pack_cstr(pk, "time");
+		msgpack_pack_int64(pk, re[i].time);
+	}
+}
+
 void ctl_pack_entry(msgpack_packer *pk, const struct buddy_journal *j, const struct buddy_entry *e)
 {
 	const struct buddy_commitment *c =
 		e->commit ? buddy_journal_commit_at(j, e->commit - 1) : NULL;
-	size_t n = 7 + !!c + (e->kind == BUDDY_ENTRY_CHECKIN) + e->has_value + (e->unit[0] != 0);
+	size_t n = 9 + !!c + (e->kind == BUDDY_ENTRY_CHECKIN) + e->has_value + (e->unit[0] != 0);
 
 	msgpack_pack_map(pk, n);
+	pack_entry_sync(pk, j, e->id);
 	buddy_mp_pack_cstr(pk, "id");
 	msgpack_pack_uint64(pk, e->id);
 	buddy_mp_pack_cstr(pk, "time");
@@ -59,6 +102,7 @@ struct entry_req {
 	char *tags[BUDDY_TAGS_MAX];
 	size_t ntags;
 	const char *err;
+	struct ctl_targets targets; /* who gets a post of it: none unless shared */
 };
 
 static void entry_req_free(struct entry_req *q)
@@ -121,29 +165,116 @@ static int parse_entry(const msgpack_object *p, struct entry_req *q)
 	return 0;
 }
 
+/* The post body of the entry that spec and id make, as the buddy will see it (no star: that
+ * is the author's own mark). */
+static int entry_post_body(const struct buddy_entry_spec *spec, uint64_t id, int64_t now,
+			   msgpack_sbuffer *out)
+{
+	struct buddy_post_entry pe = {
+		.e = id,
+		.at = spec->time ? spec->time : now,
+		.status = spec->kind == BUDDY_ENTRY_CHECKIN ? spec->status : 0,
+		.text = spec->text ? spec->text : "",
+		.text_len = spec->text ? spec->text_len : 0,
+		.has_value = spec->has_value,
+		.value = spec->value,
+		.ntags = spec->ntags,
+	};
+
+	if (spec->commit)
+		snprintf(pe.commit, sizeof(pe.commit), "%s", spec->commit);
+	if (spec->unit)
+		snprintf(pe.unit, sizeof(pe.unit), "%s", spec->unit);
+	for (size_t i = 0; i < spec->ntags; i++) {
+		pe.tags[i] = spec->tags[i];
+		pe.tag_lens[i] = strlen(spec->tags[i]);
+	}
+	return buddy_post_write_entry(out, &pe);
+}
+
 static void make_and_append(struct buddyd *d, struct ctl_req *r, struct entry_req *q)
 {
 	const char *why = "";
-	msgpack_sbuffer rec;
+	msgpack_sbuffer rec, body;
+	int64_t now = buddy_clock_now();
 	uint64_t id = 0;
 	int rc;
 
 	msgpack_sbuffer_init(&rec);
-	rc = buddy_journal_make_entry(d->journal, &q->spec, buddy_clock_now(), &rec, &id, &why);
+	msgpack_sbuffer_init(&body);
+	rc = buddy_journal_make_entry(d->journal, &q->spec, now, &rec, &id, &why);
 	if (rc == BUDDY_E_NOTFOUND)
 		ctl_error(r, rc, "no commitment \"%s\" (see: buddy commit list)", q->commit);
 	else if (rc == BUDDY_E_STATE)
 		ctl_error(r, rc, "commitment \"%s\" is archived", q->commit);
 	else if (rc)
 		ctl_error(r, rc, "%s", why);
+	else if (q->targets.n && entry_post_body(&q->spec, id, now, &body))
+		ctl_error(r, BUDDY_E_INVALID, "this entry cannot be shared as it is");
 	else
-		ctl_append_and_reply(d, r, &rec, id);
+		ctl_append_posts(d, r, &rec,
+				 q->spec.kind == BUDDY_ENTRY_CHECKIN ? BUDDY_POST_CHECKIN
+								     : BUDDY_POST_NOTE,
+				 &body, &q->targets, CTL_REPLY_ENTRY, id);
 	msgpack_sbuffer_destroy(&rec);
+	msgpack_sbuffer_destroy(&body);
+}
+
+static void add_target(struct ctl_targets *t, const uint8_t pk[32])
+{
+	for (size_t i = 0; i < t->n; i++)
+		if (memcmp(t->pk[i], pk, 32) == 0)
+			return;
+	if (t->n < BUDDY_SHARE_TARGETS_MAX)
+		memcpy(t->pk[t->n++], pk, 32);
+}
+
+/* log's share_with (names) and share (the commitment's buddies). Answers r on error. */
+static int note_targets(struct buddyd *d, struct ctl_req *r, const msgpack_object *p,
+			struct entry_req *q)
+{
+	const msgpack_object *o = buddy_mp_get(p, "share_with");
+	bool share = false;
+
+	if (o && o->type != MSGPACK_OBJECT_NIL) {
+		if (o->type != MSGPACK_OBJECT_ARRAY ||
+		    o->via.array.size > BUDDY_SHARE_TARGETS_MAX) {
+			ctl_error(r, BUDDY_E_INVALID,
+				  "\"share_with\" must be a list of buddy names");
+			return -1;
+		}
+		for (uint32_t i = 0; i < o->via.array.size; i++) {
+			struct buddy_buddy *b =
+				ctl_buddy_named(d, r, &o->via.array.ptr[i], "share_with");
+			if (!b)
+				return -1;
+			add_target(&q->targets, b->pk);
+		}
+	}
+	if ((o = buddy_mp_get(p, "share")) && buddy_mp_bool(o, &share)) {
+		ctl_error(r, BUDDY_E_INVALID, "\"share\" must be a boolean");
+		return -1;
+	}
+	if (share) {
+		struct ctl_targets t;
+		if (!q->spec.commit) {
+			ctl_error(r, BUDDY_E_INVALID,
+				  "\"share\" posts to the buddies of a commitment: name it in "
+				  "\"commit\"");
+			return -1;
+		}
+		ctl_targets_of_commit(d, q->spec.commit, &t);
+		for (size_t i = 0; i < t.n; i++)
+			add_target(&q->targets, t.pk[i]);
+	}
+	return 0;
 }
 
 void ctl_checkin(struct buddyd *d, struct ctl_req *r, const msgpack_object *p)
 {
 	struct entry_req q = {.spec.kind = BUDDY_ENTRY_CHECKIN};
+	const msgpack_object *o;
+	bool priv = false;
 	const char *st;
 	size_t stlen;
 
@@ -160,6 +291,13 @@ void ctl_checkin(struct buddyd *d, struct ctl_req *r, const msgpack_object *p)
 		ctl_error(r, BUDDY_E_INVALID, "\"status\" must be done, partial or skip");
 		goto out;
 	}
+	if ((o = buddy_mp_get(p, "private")) && buddy_mp_bool(o, &priv)) {
+		ctl_error(r, BUDDY_E_INVALID, "\"private\" must be a boolean");
+		goto out;
+	}
+	/* a check-in on a shared commitment goes to its buddies unless it is private */
+	if (!priv)
+		ctl_targets_of_commit(d, q.spec.commit, &q.targets);
 	make_and_append(d, r, &q);
 out:
 	entry_req_free(&q);
@@ -177,6 +315,9 @@ void ctl_log(struct buddyd *d, struct ctl_req *r, const msgpack_object *p)
 		ctl_error(r, BUDDY_E_INVALID, "a note needs \"text\"");
 		goto out;
 	}
+	/* a note is private unless it names who gets it */
+	if (note_targets(d, r, p, &q))
+		goto out;
 	make_and_append(d, r, &q);
 out:
 	entry_req_free(&q);

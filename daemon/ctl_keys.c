@@ -8,6 +8,7 @@
 #include "buddy/mp.h"
 #include "buddy/peer.h"
 #include "buddy/rpc.h"
+#include "buddy/streams.h"
 #include "ctl_methods.h"
 
 #include <string.h>
@@ -51,6 +52,39 @@ static void pack_peer(struct buddyd *d, msgpack_packer *pk)
 	msgpack_pack_uint64(pk, active);
 }
 
+/* "sync": per active buddy, how far my stream to them is delivered and theirs received;
+ * "alerts": how many refusals are on record. */
+static void pack_sync(struct buddyd *d, msgpack_packer *pk)
+{
+	struct buddy_buddies *bs = buddy_journal_buddies(d->journal);
+	const struct buddy_streams *st = buddy_journal_streams(d->journal);
+	size_t active = 0;
+
+	for (size_t i = 0; i < buddy_buddies_count(bs); i++)
+		active += !buddy_buddies_at(bs, i)->revoked;
+	buddy_mp_pack_cstr(pk, "sync");
+	msgpack_pack_array(pk, active);
+	for (size_t i = 0; i < buddy_buddies_count(bs); i++) {
+		const struct buddy_buddy *b = buddy_buddies_at(bs, i);
+		uint64_t sent, delivered;
+		if (b->revoked)
+			continue;
+		sent = buddy_streams_out_head(st, b->pk);
+		delivered = buddy_streams_delivered(st, b->pk, NULL);
+		msgpack_pack_map(pk, 6);
+		buddy_mp_pack_cstr(pk, "buddy");
+		buddy_mp_pack_cstr(pk, b->name);
+		buddy_mp_pack_cstr(pk, "online");
+		(d->peer && buddy_peer_online(d->peer, b->pk)) ? msgpack_pack_true(pk)
+							       : msgpack_pack_false(pk);
+		ctl_pack_stream_counts(pk, d->journal, b->pk);
+		buddy_mp_pack_cstr(pk, "waiting");
+		msgpack_pack_uint64(pk, sent - delivered);
+	}
+	buddy_mp_pack_cstr(pk, "alerts");
+	msgpack_pack_uint64(pk, buddy_streams_nalerts(st));
+}
+
 void ctl_status(struct buddyd *d, struct ctl_req *r, const msgpack_object *p)
 {
 	char fp[BUDDY_FINGERPRINT_LEN + 1];
@@ -62,7 +96,7 @@ void ctl_status(struct buddyd *d, struct ctl_req *r, const msgpack_object *p)
 	for (size_t i = 0; i < n; i++)
 		archived += buddy_journal_commit_at(d->journal, i)->archived != 0;
 	buddy_keys_fingerprint(d->keyfile.sign_pk, fp);
-	msgpack_pack_map(pk, open ? 14 : 8);
+	msgpack_pack_map(pk, open ? 16 : 8);
 	buddy_mp_pack_cstr(pk, "version");
 	buddy_mp_pack_cstr(pk, BUDDY_VERSION);
 	buddy_mp_pack_cstr(pk, "control_version");
@@ -95,6 +129,7 @@ void ctl_status(struct buddyd *d, struct ctl_req *r, const msgpack_object *p)
 		buddy_mp_pack_cstr(pk, "records");
 		msgpack_pack_uint64(pk, buddy_journal_nrecords(d->journal));
 		pack_peer(d, pk);
+		pack_sync(d, pk);
 	}
 	ctl_result_send(r);
 }

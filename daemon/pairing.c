@@ -8,6 +8,7 @@
 #include "buddy/log.h"
 #include "buddy/mp.h"
 #include "buddy/peer.h"
+#include "buddy/post.h"
 
 #include <sodium.h>
 #include <stdio.h>
@@ -121,6 +122,8 @@ static void up(void *owner, const uint8_t pk[32], const struct buddy_hello *h,
 	b->online = true;
 	b->last_seen = buddy_clock_now();
 	buddyd_online_changed(d, pk);
+	if (!b->revoked)
+		buddyd_sync_up(d, pk);
 	/* redial this buddy when the session drops, whoever dialled (an inviter has not asked
 	 * for it before: its new buddy dialled in) */
 	buddy_peer_want(d->peer, pk, h && h->naddrs ? h->addrs : b->addrs,
@@ -149,6 +152,7 @@ static void down(void *owner, const uint8_t pk[32])
 	log_info("buddy %s offline", id);
 	b->online = false;
 	b->last_seen = buddy_clock_now();
+	buddyd_sync_down(d, pk);
 	buddyd_online_changed(d, pk);
 }
 
@@ -160,23 +164,25 @@ static void message(void *owner, const uint8_t pk[32], const uint8_t *msg, size_
 	struct buddy_buddy *b;
 	msgpack_unpacked u;
 	msgpack_sbuffer rec;
-	uint64_t type;
+	uint64_t type = 0;
 	size_t na;
 	char id[9];
 
 	short_id(pk, id);
 	msgpack_unpacked_init(&u);
-	/* peer.c checked the message: ADDRS is the one type the daemon acts on so far */
-	if (buddy_msg_decode(msg, len, &u, &type, &body) == 0 && type == BUDDY_MSG_ADDRS &&
-	    d->state == BUDDYD_UNLOCKED &&
-	    buddy_addrs_read(buddy_mp_get(body, "a"), a, BUDDY_PEER_ADDRS_MAX, &na) == 0 && na &&
-	    (b = buddy_buddies_by_pk(buddy_journal_buddies(d->journal), pk)) && !b->revoked) {
+	/* peer.c checked the message; the share streams are sync.c's */
+	if (buddy_msg_decode(msg, len, &u, &type, &body) == 0 && type >= BUDDY_MSG_HEADS &&
+	    type <= BUDDY_MSG_END) {
+		buddyd_sync_message(d, pk, type, body);
+	} else if (type == BUDDY_MSG_ADDRS && d->state == BUDDYD_UNLOCKED &&
+		   buddy_addrs_read(buddy_mp_get(body, "a"), a, BUDDY_PEER_ADDRS_MAX, &na) == 0 &&
+		   na && (b = buddy_buddies_by_pk(buddy_journal_buddies(d->journal), pk)) &&
+		   !b->revoked) {
 		msgpack_sbuffer_init(&rec);
 		if (buddy_buddies_make_addrs(&rec, buddy_clock_now(), pk, a, na) == 0)
 			append(d, &rec);
 		msgpack_sbuffer_destroy(&rec);
 	} else {
-		/* sync messages come with the next protocol layer */
 		log_debug("ignored a %zu-byte message from %s", len, id);
 	}
 	msgpack_unpacked_destroy(&u);
@@ -222,6 +228,7 @@ void buddyd_pairing_start(struct buddyd *d)
 
 void buddyd_pairing_stop(struct buddyd *d)
 {
+	buddyd_sync_stop(d);
 	buddy_peer_stop(d->peer);
 	d->peer = NULL;
 	buddyd_online_changed(d, NULL);

@@ -71,6 +71,8 @@ struct conn {
 	bool closing;
 	bool unauth; /* counted in p->nunauth */
 	bool doomed; /* failed inside the owner's call: closed from the idle handler */
+	bool ending; /* buddy_peer_end: the last message is flushing; no longer the session */
+	uv_shutdown_t shutdown;
 	bool proven; /* the other side admitted us: we are the responder, or a frame arrived */
 	bool pinged; /* a PING is out since the last frame received */
 	struct want *want;    /* a dial for this wanted buddy */
@@ -217,8 +219,8 @@ static struct conn *session_find(const struct buddy_peer *p, const uint8_t id[KE
 				 bool with_doomed)
 {
 	for (struct conn *c = p->conns; c; c = c->next)
-		if (c->state == C_SESSION && !c->closing && (with_doomed || !c->doomed) &&
-		    memcmp(c->id, id, KEY) == 0)
+		if (c->state == C_SESSION && !c->closing && !c->ending &&
+		    (with_doomed || !c->doomed) && memcmp(c->id, id, KEY) == 0)
 			return c;
 	return NULL;
 }
@@ -1428,6 +1430,42 @@ int buddy_peer_send(struct buddy_peer *p, const uint8_t id[32], const uint8_t *m
 		return BUDDY_E_IO;
 	}
 	return 0;
+}
+
+static void on_ended(uv_shutdown_t *req, int status)
+{
+	struct conn *c = req->data;
+
+	(void)status; /* flushed or not, this connection is over */
+	if (!c->closing)
+		conn_drop(c, "ended");
+}
+
+void buddy_peer_end(struct buddy_peer *p, const uint8_t id[32], const uint8_t *msg, size_t len)
+{
+	struct conn *c;
+
+	if (!p || !id || p->stopped)
+		return;
+	c = session_find(p, id, false);
+	if (c && msg && len <= TRANSPORT_MAX && send_transport(c, msg, len) == 0) {
+		/* uv_shutdown completes once the queued writes are flushed; the idle timer still
+		 * drops a peer that never lets them drain */
+		uv_read_stop((uv_stream_t *)&c->tcp);
+		c->ending = true;
+		c->shutdown.data = c;
+		if (uv_shutdown(&c->shutdown, (uv_stream_t *)&c->tcp, on_ended))
+			conn_drop(c, "cannot end");
+	}
+	buddy_peer_unwant(p, id);
+}
+
+void buddy_peer_drop(struct buddy_peer *p, const uint8_t id[32])
+{
+	struct conn *c;
+
+	if (p && id && !p->stopped && (c = session_find(p, id, false)))
+		conn_drop_later(c);
 }
 
 bool buddy_peer_online(const struct buddy_peer *p, const uint8_t id[32])

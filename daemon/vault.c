@@ -424,20 +424,52 @@ int buddyd_passwd(struct buddyd *d, const char *old, size_t oldlen, const char *
 	return 0;
 }
 
+/* Every record gets a number in append order, and d->rec_durable follows the newest one on
+ * disk: the sync layer sends a post only once the record that holds it is durable (a post a
+ * buddy has and we lost in a crash would fork our own stream). */
+struct append_wrap {
+	struct buddyd *d;
+	uint64_t recno;
+	buddy_append_cb cb;
+	void *arg;
+};
+
+static void append_done(void *arg, int status)
+{
+	struct append_wrap *w = arg;
+	struct buddyd *d = w->d;
+
+	if (status == 0 && w->recno > d->rec_durable)
+		d->rec_durable = w->recno;
+	if (w->cb)
+		w->cb(w->arg, status);
+	free(w);
+	if (status == 0)
+		buddyd_sync_durable(d);
+}
+
 int buddyd_append(struct buddyd *d, const uint8_t *rec, size_t len, buddy_append_cb cb, void *arg)
 {
+	struct append_wrap *w;
 	int rc;
 
 	if (d->state != BUDDYD_UNLOCKED)
 		return d->state == BUDDYD_RELOADING ? BUDDY_E_BUSY : BUDDY_E_LOCKED;
+	if (len > BUDDY_STORE_RECORD_MAX)
+		return BUDDY_E_TOOBIG;
+	if (!(w = malloc(sizeof(*w))))
+		return BUDDY_E_NOMEM;
 	rc = buddy_journal_apply(d->journal, rec, len);
 	if (rc) {
+		free(w);
 		log_error("a record built from a valid request did not apply (%s)",
 			  buddy_strerror(rc));
 		return BUDDY_E_INTERNAL;
 	}
-	rc = buddy_appender_append(d->appender, rec, len, cb, arg);
+	*w = (struct append_wrap){d, ++d->rec_appended, cb, arg};
+	rc = buddy_appender_append(d->appender, rec, len, append_done, w);
 	if (rc) {
+		free(w);
 		/* applied in memory but not queued: rebuild memory from disk */
 		on_append_fail(d, rc);
 	}

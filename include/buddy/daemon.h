@@ -28,6 +28,7 @@ enum buddyd_state {
 struct buddy_control;
 struct vault_job;
 struct online_wait;
+struct sync_peer;
 
 struct buddyd {
 	uv_loop_t *loop;
@@ -50,6 +51,10 @@ struct buddyd {
 	struct online_wait *online_waiters; /* ctl_buddies.c: `buddies.wait` requests */
 	uint64_t keyfile_gen;	     /* bumped by every passwd: an older read of the file loses */
 	struct vault_job *spare_job; /* vault.c's job for a reload, made before it is needed */
+	uint64_t rec_appended;	     /* records appended since start, numbered in order ... */
+	uint64_t rec_durable;	     /* ... and the newest of them known to be on disk */
+	struct sync_peer *sync;	     /* sync.c: per-buddy stream state while unlocked */
+	uint64_t sync_gen; /* sync.c: numbers sessions, so late callbacks see theirs ended */
 	bool stopping;
 	uint64_t started_ms;
 };
@@ -80,6 +85,22 @@ void buddyd_pairing_stop(struct buddyd *d);
 /* ctl_buddies.c: a buddy went online or offline (answers `buddies.wait` requests); with
  * pk NULL, every waiter is answered now (the transport is stopping). */
 void buddyd_online_changed(struct buddyd *d, const uint8_t *pk);
+
+/* sync.c: the share streams over peer sessions (proto/PROTOCOL.md section 15). pairing.c calls
+ * up/down/message; buddyd_sync_posted after appending a record with posts for pk (first..last
+ * of my stream to pk), so they are sent once durable; buddyd_sync_durable when records became
+ * durable (vault.c); buddyd_sync_end tells a buddy being revoked (END) and closes the session;
+ * buddyd_sync_stop forgets every session (the transport stops). */
+void buddyd_sync_up(struct buddyd *d, const uint8_t pk[32]);
+void buddyd_sync_down(struct buddyd *d, const uint8_t pk[32]);
+void buddyd_sync_message(struct buddyd *d, const uint8_t pk[32], uint64_t type,
+			 const msgpack_object *body);
+void buddyd_sync_posted(struct buddyd *d, const uint8_t pk[32], uint64_t first, uint64_t last);
+void buddyd_sync_durable(struct buddyd *d);
+void buddyd_sync_end(struct buddyd *d, const uint8_t pk[32]);
+void buddyd_sync_stop(struct buddyd *d);
+/* Whether a session with pk is up and past its HEADS exchange (for status). */
+bool buddyd_sync_online(struct buddyd *d, const uint8_t pk[32]);
 
 /* Closes the journal and wipes keys right away; for shutdown after the appender is idle. */
 void buddyd_close_vault(struct buddyd *d);

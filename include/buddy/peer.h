@@ -93,6 +93,15 @@ int buddy_peer_pair(struct buddy_peer *p, const struct buddy_invite *inv, buddy_
  * BUDDY_E_TOOBIG over a frame. */
 int buddy_peer_send(struct buddy_peer *p, const uint8_t id[32], const uint8_t *msg, size_t len);
 
+/* Revocation with a last word: sends msg on the session (if there is one), closes it once the
+ * message is flushed, and stops dialling id as buddy_peer_unwant does. */
+void buddy_peer_end(struct buddy_peer *p, const uint8_t id[32], const uint8_t *msg, size_t len);
+
+/* Closes the session with id (silently, as every refusal) without forgetting the buddy: it is
+ * redialled as after any drop. Safe from inside the ops callbacks (the close happens from the
+ * loop right after). */
+void buddy_peer_drop(struct buddy_peer *p, const uint8_t id[32]);
+
 bool buddy_peer_online(const struct buddy_peer *p, const uint8_t id[32]);
 
 #endif

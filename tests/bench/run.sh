@@ -46,3 +46,6 @@ done
 
 echo "== peer transport: handshakes/s and RSS with 1000 buddies connected (tests/bench/bench_peer.c)"
 "$bench/bench_peer" "$b/buddyd" "$work/peer"
+
+echo "== share streams: 100,000 posts queued while bob was away, bob's start to the last ack (tests/bench/bench_sync.c)"
+"$bench/bench_sync" "$b/buddyd" "$b/buddy" "$work/sync" 100000

@@ -678,8 +678,11 @@ else
 fi
 as bob
 bud buddies --wait alice --timeout "$ABSENT"
-expect_rc 1 "bob never comes online with alice after the revoke (--wait alice --timeout $ABSENT fails)"
-expect_err_has "still offline" "... saying alice is still offline"
+expect_rc 1 "bob never comes online with alice after the revoke (--wait alice fails)"
+expect_err_has "ended the pairing" "... saying alice ended the pairing (bob's daemon got END)"
+buddies_json bob
+expect_json "$S/buddies.bob.json" "$(by_name alice)[0][\"ended_by_them\"]" true \
+	"bob's buddies show that alice ended the pairing"
 buddies_json alice
 expect_json "$S/buddies.alice.json" "$(by_name bob)[0][\"online\"]" false \
 	"alice still shows bob offline"
