@@ -573,5 +573,6 @@ const struct ctl_method ctl_methods[] = {
 	{"retract", ctl_retract, true},
 	{"react", ctl_react, true},
 	{"show", ctl_show, true},
+	{"received", ctl_received, true},
 	{NULL, NULL, false},
 };

@@ -168,7 +168,7 @@ static int parse_entry(const msgpack_object *p, struct entry_req *q)
 /* The post body of the entry that spec and id make, as the buddy will see it (no star: that
  * is the author's own mark). */
 static int entry_post_body(const struct buddy_entry_spec *spec, uint64_t id, int64_t now,
-			   msgpack_sbuffer *out)
+			   bool with_commit, msgpack_sbuffer *out)
 {
 	struct buddy_post_entry pe = {
 		.e = id,
@@ -181,7 +181,7 @@ static int entry_post_body(const struct buddy_entry_spec *spec, uint64_t id, int
 		.ntags = spec->ntags,
 	};
 
-	if (spec->commit)
+	if (spec->commit && with_commit)
 		snprintf(pe.commit, sizeof(pe.commit), "%s", spec->commit);
 	if (spec->unit)
 		snprintf(pe.unit, sizeof(pe.unit), "%s", spec->unit);
@@ -190,6 +190,20 @@ static int entry_post_body(const struct buddy_entry_spec *spec, uint64_t id, int
 		pe.tag_lens[i] = strlen(spec->tags[i]);
 	}
 	return buddy_post_write_entry(out, &pe);
+}
+
+/* A note may go to buddies its commitment is not shared with: it names the commitment only
+ * when every one of them knows it (a check-in's commitment is always shared with them). */
+static bool commit_known_to_all(struct buddyd *d, const struct entry_req *q)
+{
+	const struct buddy_streams *st = buddy_journal_streams(d->journal);
+
+	if (!q->spec.commit)
+		return false;
+	for (size_t i = 0; i < q->targets.n; i++)
+		if (!buddy_streams_is_shared(st, q->spec.commit, q->targets.pk[i]))
+			return false;
+	return true;
 }
 
 static void make_and_append(struct buddyd *d, struct ctl_req *r, struct entry_req *q)
@@ -209,7 +223,8 @@ static void make_and_append(struct buddyd *d, struct ctl_req *r, struct entry_re
 		ctl_error(r, rc, "commitment \"%s\" is archived", q->commit);
 	else if (rc)
 		ctl_error(r, rc, "%s", why);
-	else if (q->targets.n && entry_post_body(&q->spec, id, now, &body))
+	else if (q->targets.n &&
+		 entry_post_body(&q->spec, id, now, commit_known_to_all(d, q), &body))
 		ctl_error(r, BUDDY_E_INVALID, "this entry cannot be shared as it is");
 	else
 		ctl_append_posts(d, r, &rec,

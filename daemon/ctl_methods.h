@@ -51,6 +51,7 @@ void ctl_unshare(struct buddyd *d, struct ctl_req *r, const msgpack_object *p);
 void ctl_retract(struct buddyd *d, struct ctl_req *r, const msgpack_object *p);
 void ctl_react(struct buddyd *d, struct ctl_req *r, const msgpack_object *p);
 void ctl_show(struct buddyd *d, struct ctl_req *r, const msgpack_object *p);
+void ctl_received(struct buddyd *d, struct ctl_req *r, const msgpack_object *p);
 
 /* Shared by the ctl_*.c files: pack one commitment / entry as a result map (an entry with
  * where it was shared and the reactions to it), a cadence, statistics, buddy names. */

@@ -596,3 +596,70 @@ void ctl_show(struct buddyd *d, struct ctl_req *r, const msgpack_object *p)
 	ctl_pack_stream_counts(pk, d->journal, b->pk);
 	ctl_result_send(r);
 }
+
+/* ---- received: everything a buddy shared, page by page (for export) ---- */
+
+static void pack_seen_commit_brief(msgpack_packer *pk, const struct buddy_seen_commitment *c)
+{
+	msgpack_pack_map(pk, 7);
+	buddy_mp_pack_cstr(pk, "id");
+	buddy_mp_pack_cstr(pk, c->id);
+	buddy_mp_pack_cstr(pk, "title");
+	buddy_mp_pack_cstr(pk, c->title ? c->title : "");
+	buddy_mp_pack_cstr(pk, "cadence");
+	ctl_pack_cadence(pk, &c->cadence);
+	buddy_mp_pack_cstr(pk, "tz");
+	buddy_mp_pack_cstr(pk, c->tz);
+	buddy_mp_pack_cstr(pk, "created");
+	msgpack_pack_int64(pk, c->created);
+	buddy_mp_pack_cstr(pk, "archived");
+	c->archived ? msgpack_pack_int64(pk, c->archived) : msgpack_pack_nil(pk);
+	buddy_mp_pack_cstr(pk, "shared");
+	c->on ? msgpack_pack_true(pk) : msgpack_pack_false(pk);
+}
+
+void ctl_received(struct buddyd *d, struct ctl_req *r, const msgpack_object *p)
+{
+	const struct buddy_seen *v = buddy_journal_seen(d->journal);
+	char name[BUDDY_ID_MAX + 1];
+	uint64_t offset = 0, limit = BUDDY_PAGE_MAX;
+	struct buddy_buddy *b;
+	size_t total, nc, n;
+	msgpack_packer *pk;
+
+	if (buddy_mp_strcpy(buddy_mp_get(p, "buddy"), BUDDY_ID_MAX, name)) {
+		ctl_error(r, BUDDY_E_INVALID, "\"buddy\" must be a buddy's name");
+		return;
+	}
+	if ((buddy_mp_get(p, "offset") && buddy_mp_uint(buddy_mp_get(p, "offset"), &offset)) ||
+	    (buddy_mp_get(p, "limit") && (buddy_mp_uint(buddy_mp_get(p, "limit"), &limit) ||
+					  limit == 0 || limit > BUDDY_PAGE_MAX))) {
+		ctl_error(r, BUDDY_E_INVALID, "\"offset\" is a uint and \"limit\" 1..%d",
+			  BUDDY_PAGE_MAX);
+		return;
+	}
+	if (!(b = buddy_buddies_by_name(buddies(d), name))) {
+		ctl_error(r, BUDDY_E_NOTFOUND, "no buddy called \"%s\" (see: buddy buddies)", name);
+		return;
+	}
+	total = buddy_seen_nentries(v, b->pk);
+	nc = buddy_seen_ncommits(v, b->pk);
+	n = offset < total ? total - offset : 0;
+	if (n > limit)
+		n = limit;
+	pk = ctl_result(r);
+	msgpack_pack_map(pk, 4);
+	buddy_mp_pack_cstr(pk, "total");
+	msgpack_pack_uint64(pk, total);
+	buddy_mp_pack_cstr(pk, "offset");
+	msgpack_pack_uint64(pk, offset);
+	buddy_mp_pack_cstr(pk, "commitments");
+	msgpack_pack_array(pk, nc);
+	for (size_t i = 0; i < nc; i++)
+		pack_seen_commit_brief(pk, buddy_seen_commit_at(v, b->pk, i));
+	buddy_mp_pack_cstr(pk, "entries");
+	msgpack_pack_array(pk, n);
+	for (size_t i = 0; i < n; i++)
+		pack_seen_entry(pk, d, b->pk, buddy_seen_entry_at(v, b->pk, offset + i));
+	ctl_result_send(r);
+}

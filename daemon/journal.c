@@ -692,6 +692,27 @@ static int apply_posted(struct buddy_journal *j, const msgpack_object *b, int64_
 	return buddy_streams_add_posted(j->streams, o, written);
 }
 
+/* A pairing that ends shares nothing more; the same key paired again starts both streams
+ * over (proto/STORE.md), so nothing meant for the old pairing reaches the new one. */
+static int apply_pairing(struct buddy_journal *j, uint64_t type, int64_t written,
+			 const msgpack_object *b)
+{
+	const uint8_t *pk = NULL;
+	struct buddy_buddy *old;
+	bool again;
+	size_t len;
+	int rc;
+
+	if (buddy_mp_bin(buddy_mp_get(b, "pk"), 32, &pk, &len) || len != 32)
+		return BUDDY_E_CORRUPT;
+	old = buddy_buddies_by_pk(j->buddies, pk);
+	again = type == BUDDY_REC_BUDDY_ADD && old && old->revoked;
+	rc = buddy_buddies_apply(j->buddies, type, written, b);
+	if (rc == 0 && (again || type == BUDDY_REC_BUDDY_REVOKE))
+		buddy_streams_forget(j->streams, pk, again);
+	return rc;
+}
+
 int buddy_journal_apply(struct buddy_journal *j, const uint8_t *rec, size_t len)
 {
 	return apply_record(j, rec, len, false);
@@ -728,9 +749,11 @@ static int apply_record(struct buddy_journal *j, const uint8_t *rec, size_t len,
 		rc = apply_entry(j, &a[2], written);
 		break;
 	case BUDDY_REC_BUDDY_ADD:
+	case BUDDY_REC_BUDDY_REVOKE:
+		rc = apply_pairing(j, type, written, &a[2]);
+		break;
 	case BUDDY_REC_BUDDY_RENAME:
 	case BUDDY_REC_BUDDY_VERIFY:
-	case BUDDY_REC_BUDDY_REVOKE:
 	case BUDDY_REC_BUDDY_ADDRS:
 	case BUDDY_REC_INVITE_ADD:
 	case BUDDY_REC_INVITE_USED:

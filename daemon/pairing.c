@@ -92,15 +92,34 @@ static bool admit(void *owner, const struct buddy_hello *h, const uint8_t *hh, s
 	return b && !b->revoked;
 }
 
-static bool same_addrs(const struct buddy_buddy *b, const struct buddy_hello *h)
+static bool same_addrs(const struct buddy_buddy *b, const struct buddy_addr *a, size_t n)
 {
-	if (b->naddrs != h->naddrs)
+	if (b->naddrs != n)
 		return false;
-	for (size_t i = 0; i < b->naddrs; i++)
-		if (strcmp(b->addrs[i].host, h->addrs[i].host) ||
-		    b->addrs[i].port != h->addrs[i].port)
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(b->addrs[i].host, a[i].host) || b->addrs[i].port != a[i].port)
 			return false;
 	return true;
+}
+
+/* Keeps a buddy's new addresses for the next redial. Only a change is written, and at most one
+ * per ADDRS_RECORD_INTERVAL_S: a buddy alternating its addresses must not be able to fill the
+ * journal (the addresses dialled still change at once, in peer.c). */
+#define ADDRS_RECORD_INTERVAL_S 60
+static void record_addrs(struct buddyd *d, struct buddy_buddy *b, const struct buddy_addr *a,
+			 size_t n)
+{
+	int64_t now = buddy_clock_now();
+	msgpack_sbuffer rec;
+
+	if (same_addrs(b, a, n) ||
+	    (b->addrs_recorded && now - b->addrs_recorded < ADDRS_RECORD_INTERVAL_S))
+		return;
+	b->addrs_recorded = now;
+	msgpack_sbuffer_init(&rec);
+	if (buddy_buddies_make_addrs(&rec, now, b->pk, a, n) == 0)
+		append(d, &rec);
+	msgpack_sbuffer_destroy(&rec);
 }
 
 static void up(void *owner, const uint8_t pk[32], const struct buddy_hello *h,
@@ -108,7 +127,6 @@ static void up(void *owner, const uint8_t pk[32], const struct buddy_hello *h,
 {
 	struct buddyd *d = owner;
 	struct buddy_buddy *b;
-	msgpack_sbuffer rec;
 	char id[9];
 
 	(void)remote;
@@ -129,12 +147,8 @@ static void up(void *owner, const uint8_t pk[32], const struct buddy_hello *h,
 	buddy_peer_want(d->peer, pk, h && h->naddrs ? h->addrs : b->addrs,
 			h && h->naddrs ? h->naddrs : b->naddrs);
 	/* an address change is picked up on contact, and kept for the next redial */
-	if (h && h->naddrs && !same_addrs(b, h)) {
-		msgpack_sbuffer_init(&rec);
-		if (buddy_buddies_make_addrs(&rec, b->last_seen, pk, h->addrs, h->naddrs) == 0)
-			append(d, &rec);
-		msgpack_sbuffer_destroy(&rec);
-	}
+	if (h && h->naddrs)
+		record_addrs(d, b, h->addrs, h->naddrs);
 }
 
 static void down(void *owner, const uint8_t pk[32])
@@ -163,7 +177,6 @@ static void message(void *owner, const uint8_t pk[32], const uint8_t *msg, size_
 	struct buddy_addr a[BUDDY_PEER_ADDRS_MAX];
 	struct buddy_buddy *b;
 	msgpack_unpacked u;
-	msgpack_sbuffer rec;
 	uint64_t type = 0;
 	size_t na;
 	char id[9];
@@ -178,10 +191,7 @@ static void message(void *owner, const uint8_t pk[32], const uint8_t *msg, size_
 		   buddy_addrs_read(buddy_mp_get(body, "a"), a, BUDDY_PEER_ADDRS_MAX, &na) == 0 &&
 		   na && (b = buddy_buddies_by_pk(buddy_journal_buddies(d->journal), pk)) &&
 		   !b->revoked) {
-		msgpack_sbuffer_init(&rec);
-		if (buddy_buddies_make_addrs(&rec, buddy_clock_now(), pk, a, na) == 0)
-			append(d, &rec);
-		msgpack_sbuffer_destroy(&rec);
+		record_addrs(d, b, a, na);
 	} else {
 		log_debug("ignored a %zu-byte message from %s", len, id);
 	}

@@ -496,7 +496,8 @@ static void session_tick(struct conn *c)
 		conn_drop(c, "idle");
 		return;
 	}
-	if (quiet >= p->ping_ms && !c->pinged) {
+	/* an ending connection sends nothing after its last message */
+	if (quiet >= p->ping_ms && !c->pinged && !c->ending) {
 		if (send_simple(c, BUDDY_MSG_PING, ++c->ping_n)) {
 			conn_drop(c, "cannot send");
 			return;

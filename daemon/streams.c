@@ -145,6 +145,25 @@ static struct stream *find(const struct buddy_streams *s, const uint8_t pk[32])
 	return NULL;
 }
 
+void buddy_streams_forget(struct buddy_streams *s, const uint8_t pk[32], bool streams_too)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < s->nshares; i++)
+		if (memcmp(s->shares[i].pk, pk, 32))
+			s->shares[k++] = s->shares[i];
+	s->nshares = k;
+	if (!streams_too)
+		return;
+	for (size_t i = 0; i < s->n; i++) {
+		if (memcmp(s->v[i]->pk, pk, 32))
+			continue;
+		stream_free(s->v[i]);
+		s->v[i] = s->v[--s->n];
+		return;
+	}
+}
+
 static int find_or_add(struct buddy_streams *s, const uint8_t pk[32], struct stream **out)
 {
 	struct stream *st = find(s, pk);

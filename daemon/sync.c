@@ -31,11 +31,13 @@ enum alert_kind {
 	AL_ACK,
 	AL_AHEAD,
 	AL_REFUSED,
+	AL_QUOTA,
 	AL_COUNT_
 };
 
 static const char *const alert_names[AL_COUNT_] = {
-	"malformed", "order", "chain", "signature", "gap", "fork", "ack", "ahead", "refused",
+	"malformed", "order", "chain", "signature", "gap",
+	"fork",	     "ack",   "ahead", "refused",   "quota",
 };
 
 /* A durable-pending range of my stream to this buddy: posts up to seq are in record recno. */
@@ -47,7 +49,6 @@ struct sync_peer {
 	struct sync_peer *next;
 	uint8_t pk[32];
 	bool up;
-	uint64_t gen; /* of the current session; callbacks of an older one are stale */
 	/* the buddy's stream to me */
 	uint64_t in_durable; /* the highest post of theirs on disk */
 	/* my stream to the buddy */
@@ -130,9 +131,13 @@ static void append_logged(void *arg, int status)
 		log_error("a stream record could not be saved: %s", buddy_strerror(status));
 }
 
-static void append_rec(struct buddyd *d, msgpack_sbuffer *rec)
+static int append_rec(struct buddyd *d, msgpack_sbuffer *rec)
 {
-	buddyd_append(d, (const uint8_t *)rec->data, rec->size, append_logged, NULL);
+	int rc = buddyd_append(d, (const uint8_t *)rec->data, rec->size, append_logged, NULL);
+
+	if (rc)
+		log_error("a stream record could not be saved: %s", buddy_strerror(rc));
+	return rc;
 }
 
 /* Records an alert for the user (rate limited per buddy and kind) and logs it. */
@@ -175,7 +180,7 @@ static void send_ack(struct buddyd *d, struct sync_peer *sp)
 struct stored_wait {
 	struct buddyd *d;
 	uint8_t pk[32];
-	uint64_t gen, seq;
+	uint64_t seq;
 };
 
 static void on_stored(void *arg, int status)
@@ -187,7 +192,9 @@ static void on_stored(void *arg, int status)
 	if (status == 0 && open_for_sync(d) && (sp = peer_find(d, w->pk))) {
 		if (w->seq > sp->in_durable)
 			sp->in_durable = w->seq;
-		if (sp->up && sp->gen == w->gen)
+		/* also on a session that replaced the one the batch came on: its author may be
+		 * waiting for exactly this to reopen its window */
+		if (sp->up)
 			send_ack(d, sp);
 	}
 	free(w);
@@ -308,16 +315,22 @@ static void on_posts(struct buddyd *d, struct sync_peer *sp, const msgpack_objec
 		}
 	}
 	if (k < n && k == 0) {
+		/* post have + 1 names a predecessor other than ours: the fork is at have + 1 */
 		const uint8_t *last = have ? buddy_streams_in_hash(st, sp->pk, have) : zero;
 		if (!last || memcmp(bp[0].prev, last, 32)) {
-			keep_fork(d, sp, bp, n, sig, have);
+			keep_fork(d, sp, bp, n, sig, have + 1);
 			goto out;
 		}
 	}
 	if (k == n) {
-		/* a replay of what we hold: acknowledge again once it is all on disk */
-		if (sp->in_durable >= bp[n - 1].seq)
-			send_ack(d, sp);
+		/* a replay of what we hold: acknowledged with what is on disk (the rest is
+		 * acknowledged when its write completes) */
+		send_ack(d, sp);
+		goto out;
+	}
+	if (bp[n - 1].seq > BUDDY_STREAM_IN_MAX) {
+		alert(d, sp, AL_QUOTA, bp[n - 1].seq);
+		drop(d, sp, "their stream is over the size we keep");
 		goto out;
 	}
 	for (size_t i = k; i < n; i++) {
@@ -328,7 +341,7 @@ static void on_posts(struct buddyd *d, struct sync_peer *sp, const msgpack_objec
 		drop(d, sp, "out of memory");
 		goto out;
 	}
-	*w = (struct stored_wait){.d = d, .gen = sp->gen, .seq = bp[n - 1].seq};
+	*w = (struct stored_wait){.d = d, .seq = bp[n - 1].seq};
 	memcpy(w->pk, sp->pk, 32);
 	msgpack_sbuffer_init(&rec);
 	if (buddy_streams_make_received(&rec, buddy_clock_now(), sp->pk, ptrs, lens, n - k, sig) ||
@@ -363,8 +376,12 @@ static void pump(struct buddyd *d, struct sync_peer *sp)
 			const uint8_t *p = buddy_streams_out_post(st, sp->pk, s, &len, &hash);
 			if (!p)
 				break;
-			if (n && (bytes + len + BUDDY_POSTS_OVERHEAD(n + 1) > POSTS_PLAINTEXT_MAX ||
-				  sp->inflight + bytes + len > BUDDY_POSTS_WINDOW))
+			/* the window holds whole posts; a post always goes when nothing is in
+			 * flight (one post is far smaller than the window) */
+			if ((n &&
+			     bytes + len + BUDDY_POSTS_OVERHEAD(n + 1) > POSTS_PLAINTEXT_MAX) ||
+			    (sp->inflight + bytes + len > BUDDY_POSTS_WINDOW &&
+			     (n || sp->inflight)))
 				break;
 			ptrs[n] = p;
 			lens[n++] = len;
@@ -433,6 +450,8 @@ static void on_ack(struct buddyd *d, struct sync_peer *sp, const msgpack_object 
 		drop(d, sp, "malformed ACK");
 		return;
 	}
+	if (sp->blocked)
+		return; /* their HEADS already showed another history of mine: alerted once */
 	if (h)
 		buddy_streams_out_post(st, sp->pk, h, NULL, &mine);
 	if (!h || h > sp->out_ready || !mine || memcmp(mine, x, 32) ||
@@ -449,6 +468,8 @@ static void on_ack(struct buddyd *d, struct sync_peer *sp, const msgpack_object 
 			sp->inflight -= len < sp->inflight ? len : sp->inflight;
 		}
 		sp->acked = h;
+		if (sp->next_seq <= h)
+			sp->next_seq = h + 1; /* acknowledged by another session: not resent */
 	}
 	if (h > sp->delivered_rec) {
 		sp->delivered_rec = h;
@@ -488,8 +509,15 @@ void buddyd_sync_up(struct buddyd *d, const uint8_t pk[32])
 
 	if (!open_for_sync(d) || !(sp = peer_get(d, pk)))
 		return;
+	if (sp->in_durable > buddy_streams_in_head(streams(d), pk) ||
+	    sp->out_ready > buddy_streams_out_head(streams(d), pk)) {
+		/* the key was paired again: its streams started over (streams.h) */
+		sp->in_durable = buddy_streams_in_head(streams(d), pk);
+		sp->out_ready = buddy_streams_out_head(streams(d), pk);
+		sp->delivered_rec = buddy_streams_delivered(streams(d), pk, NULL);
+		sp->npend = 0;
+	}
 	sp->up = true;
-	sp->gen = ++d->sync_gen;
 	sp->got_heads = sp->blocked = false;
 	sp->next_seq = sp->acked = 0;
 	sp->inflight = 0;
@@ -509,10 +537,8 @@ void buddyd_sync_down(struct buddyd *d, const uint8_t pk[32])
 {
 	struct sync_peer *sp = peer_find(d, pk);
 
-	if (sp) {
+	if (sp)
 		sp->up = false;
-		sp->gen = ++d->sync_gen;
-	}
 }
 
 void buddyd_sync_message(struct buddyd *d, const uint8_t pk[32], uint64_t type,
@@ -565,7 +591,8 @@ void buddyd_sync_posted(struct buddyd *d, const uint8_t pk[32], uint64_t first, 
 
 void buddyd_sync_durable(struct buddyd *d)
 {
-	if (!open_for_sync(d))
+	/* the pending lists shrink even while the transport is down, so they stay bounded */
+	if (d->state != BUDDYD_UNLOCKED)
 		return;
 	for (struct sync_peer *sp = d->sync; sp; sp = sp->next) {
 		size_t k = 0;
@@ -605,10 +632,4 @@ void buddyd_sync_stop(struct buddyd *d)
 		free(sp->pend);
 		free(sp);
 	}
-}
-
-bool buddyd_sync_online(struct buddyd *d, const uint8_t pk[32])
-{
-	struct sync_peer *sp = peer_find(d, pk);
-	return sp && sp->up && sp->got_heads;
 }

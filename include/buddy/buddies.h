@@ -34,6 +34,7 @@ struct buddy_buddy {
 	/* runtime only, not recorded */
 	bool online;
 	int64_t last_seen;
+	int64_t addrs_recorded; /* when an address record was last written (pairing.c) */
 };
 
 struct buddy_invite_rec {

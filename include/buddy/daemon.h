@@ -54,7 +54,6 @@ struct buddyd {
 	uint64_t rec_appended;	     /* records appended since start, numbered in order ... */
 	uint64_t rec_durable;	     /* ... and the newest of them known to be on disk */
 	struct sync_peer *sync;	     /* sync.c: per-buddy stream state while unlocked */
-	uint64_t sync_gen; /* sync.c: numbers sessions, so late callbacks see theirs ended */
 	bool stopping;
 	uint64_t started_ms;
 };
@@ -99,8 +98,6 @@ void buddyd_sync_posted(struct buddyd *d, const uint8_t pk[32], uint64_t first, 
 void buddyd_sync_durable(struct buddyd *d);
 void buddyd_sync_end(struct buddyd *d, const uint8_t pk[32]);
 void buddyd_sync_stop(struct buddyd *d);
-/* Whether a session with pk is up and past its HEADS exchange (for status). */
-bool buddyd_sync_online(struct buddyd *d, const uint8_t pk[32]);
 
 /* Closes the journal and wipes keys right away; for shutdown after the appender is idle. */
 void buddyd_close_vault(struct buddyd *d);

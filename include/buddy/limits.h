@@ -37,5 +37,8 @@
 #define BUDDY_PEER_REDIAL_MAX_MS (5 * 60 * 1000) /* redial delays double up to this */
 #define BUDDY_PEER_ADDRS_MAX	 8		 /* addresses in a hello or an invite */
 #define BUDDY_PEER_NAME_MAX	 64		 /* a buddy's local display name */
+/* Posts kept of one buddy's stream to me: a buddy (or a stolen key) cannot fill the disk past
+ * this; about 40 years of ten posts a day. */
+#define BUDDY_STREAM_IN_MAX 150000
 
 #endif

@@ -53,6 +53,12 @@ int buddy_streams_check_posted(const struct buddy_streams *s, struct buddy_buddi
 			       const msgpack_object *o);
 int buddy_streams_add_posted(struct buddy_streams *s, const msgpack_object *o, int64_t written);
 
+/* A pairing ended (revoked by either side): nothing is shared with pk any more. With
+ * streams_too (the same key paired again), both streams with pk start over from seq 1, on
+ * both sides, so nothing queued for the old pairing goes out to the new one. The journal calls
+ * this; posts already handed to the callback stay where they went. */
+void buddy_streams_forget(struct buddy_streams *s, const uint8_t pk[32], bool streams_too);
+
 /* ---- making records ---- */
 
 /* The posts one change makes, built before the record: each call encodes one post (padded) for
