@@ -1,5 +1,6 @@
-/* buddy export: the whole journal, decrypted, as JSON or Markdown. The one command that puts
- * plaintext on disk, and only where the user says, with a warning. */
+/* buddy export: the whole journal, decrypted, as JSON or Markdown: my commitments and entries,
+ * then what each buddy shared with me. The one command that puts plaintext on disk, and only
+ * where the user says, with a warning. */
 #include "buddy/limits.h"
 #include "buddy/mp.h"
 #include "cli.h"
@@ -85,6 +86,93 @@ static void md_commitments(FILE *f, const msgpack_object *list)
 	fputs("\n## Entries\n\n", f);
 }
 
+/* What one buddy shared with me (the `received` method), page by page: appended to arr (JSON)
+ * or written as a Markdown section. */
+static int export_buddy(struct export *x, const char *name, json_t *arr)
+{
+	json_t *entries = x->json ? json_array() : NULL, *commits = NULL;
+	uint64_t offset = 0, total = 1;
+	int rc = 0;
+
+	while (rc == 0 && offset < total) {
+		struct cli_reply rep;
+		msgpack_sbuffer params;
+		msgpack_packer pk;
+		const msgpack_object *list;
+
+		msgpack_sbuffer_init(&params);
+		msgpack_packer_init(&pk, &params, msgpack_sbuffer_write);
+		msgpack_pack_map(&pk, 2);
+		cli_pack_kv_str(&pk, "buddy", name);
+		cli_pack_str(&pk, "offset");
+		msgpack_pack_uint64(&pk, offset);
+		rc = cli_call("received", &params, &rep);
+		msgpack_sbuffer_destroy(&params);
+		if (rc)
+			break;
+		list = buddy_mp_get(rep.result, "entries");
+		total = (uint64_t)cli_int(rep.result, "total");
+		if (!list || list->type != MSGPACK_OBJECT_ARRAY ||
+		    (list->via.array.size == 0 && offset < total)) {
+			cli_reply_free(&rep);
+			cli_err("buddyd answered with a malformed page of what %s shared", name);
+			rc = EXIT_ERROR;
+			break;
+		}
+		if (offset == 0) {
+			if (x->json) {
+				commits = cli_to_json(buddy_mp_get(rep.result, "commitments"));
+			} else {
+				fprintf(x->out, "\n## Shared with you by %s\n\n", name);
+				if (total == 0)
+					fputs("Nothing yet.\n", x->out);
+			}
+		}
+		for (uint32_t i = 0; i < list->via.array.size; i++) {
+			const msgpack_object *e = &list->via.array.ptr[i];
+			if (x->json)
+				json_array_append_new(entries, cli_to_json(e));
+			else if (cli_is_set(e, "retracted"))
+				fprintf(x->out, "### entry %lld: retracted\n\n",
+					(long long)cli_int(e, "id"));
+			else
+				md_entry(x->out, e);
+		}
+		offset += list->via.array.size;
+		cli_reply_free(&rep);
+	}
+	if (rc == 0 && x->json) {
+		json_t *one = json_object();
+		json_object_set_new(one, "buddy", json_string(name));
+		json_object_set_new(one, "commitments", commits ? commits : json_array());
+		json_object_set_new(one, "entries", entries);
+		json_array_append_new(arr, one);
+		return 0;
+	}
+	json_decref(commits);
+	json_decref(entries);
+	return rc;
+}
+
+/* Every buddy, revoked ones included: what they shared is part of this journal. */
+static int export_received(struct export *x, json_t *arr)
+{
+	struct cli_reply rep;
+	int rc = cli_call("buddies", NULL, &rep);
+
+	if (rc)
+		return rc;
+	for (uint32_t i = 0;
+	     rc == 0 && rep.result->type == MSGPACK_OBJECT_ARRAY && i < rep.result->via.array.size;
+	     i++) {
+		char name[BUDDY_PEER_NAME_MAX + 1];
+		if (cli_str(&rep.result->via.array.ptr[i], "name", name, sizeof(name))[0])
+			rc = export_buddy(x, name, arr);
+	}
+	cli_reply_free(&rep);
+	return rc;
+}
+
 static FILE *open_out(const char *path)
 {
 	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
@@ -114,6 +202,7 @@ int cmd_export(int argc, char **argv)
 	const char *format = NULL, *path = NULL;
 	struct export x = {0};
 	struct cli_reply commits;
+	json_t *received = NULL;
 	msgpack_sbuffer params;
 	msgpack_packer pk;
 	char now[32];
@@ -162,6 +251,9 @@ int cmd_export(int argc, char **argv)
 		md_commitments(x.out, commits.result);
 	}
 	rc = cli_journal_pages(NULL, 0, export_page, &x);
+	received = x.json ? json_array() : NULL;
+	if (rc == 0)
+		rc = export_received(&x, received);
 	if (rc == 0 && x.json) {
 		json_t *doc = json_object();
 		json_object_set_new(doc, "format", json_string("buddy-export"));
@@ -169,13 +261,16 @@ int cmd_export(int argc, char **argv)
 		json_object_set_new(doc, "exported_at", json_integer(time(NULL)));
 		json_object_set_new(doc, "commitments", cli_to_json(commits.result));
 		json_object_set_new(doc, "entries", x.entries);
+		json_object_set_new(doc, "received", received);
 		x.entries = NULL;
+		received = NULL;
 		if (json_dumpf(doc, x.out, JSON_INDENT(2) | JSON_PRESERVE_ORDER))
 			rc = EXIT_ERROR;
 		fputc('\n', x.out);
 		json_decref(doc);
 	}
 	json_decref(x.entries);
+	json_decref(received);
 	cli_reply_free(&commits);
 	if (fflush(x.out) || (path && fsync(fileno(x.out)))) {
 		cli_err("cannot write the export: %s", strerror(errno));

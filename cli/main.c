@@ -130,8 +130,9 @@ const struct cli_cmd cli_commands[] = {
 	 "Usage: buddy export --format json|markdown [--out F]\n"
 	 "\n"
 	 "Writes every commitment and entry, decrypted, to standard output or to a new file F\n"
-	 "(mode 0600; an existing file is not overwritten). The export is plaintext: keep it\n"
-	 "safe, or delete it when done.\n"},
+	 "(mode 0600; an existing file is not overwritten), then what each buddy shared with\n"
+	 "you (JSON: \"received\"; a retracted entry keeps only its id and when). The export\n"
+	 "is plaintext: keep it safe, or delete it when done.\n"},
 	{"import", cmd_import, "import a jrnl JSON export",
 	 "Usage: buddy import F\n"
 	 "\n"
