@@ -29,52 +29,6 @@
 #define TIME_MAX     253402300799LL
 #define ZONEINFO_DIR "/usr/share/zoneinfo"
 
-static bool is_leap(int y)
-{
-	return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-}
-
-static int days_in_month(int y, int m)
-{
-	static const int days[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-
-	return m == 2 && is_leap(y) ? 29 : days[m - 1];
-}
-
-static bool date_real(int y, int m, int d)
-{
-	return y >= 1970 && y <= 9999 && m >= 1 && m <= 12 && d >= 1 && d <= days_in_month(y, m);
-}
-
-static bool digits(const char *s, size_t n, int *out)
-{
-	int v = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return false;
-		v = v * 10 + (s[i] - '0');
-	}
-	*out = v;
-	return true;
-}
-
-int buddy_date_parse(const char *s, int *y, int *m, int *d)
-{
-	int yy, mm, dd;
-
-	if (!s || !y || !m || !d || strlen(s) != 10 || s[4] != '-' || s[7] != '-')
-		return BUDDY_E_INVALID;
-	if (!digits(s, 4, &yy) || !digits(s + 5, 2, &mm) || !digits(s + 8, 2, &dd))
-		return BUDDY_E_INVALID;
-	if (!date_real(yy, mm, dd))
-		return BUDDY_E_INVALID;
-	*y = yy;
-	*m = mm;
-	*d = dd;
-	return 0;
-}
-
 static bool tz_name_ok(const char *zone)
 {
 	size_t len = strnlen(zone, BUDDY_TZ_MAX + 1);
@@ -136,23 +90,6 @@ int buddy_tz_valid(const char *zone)
 	if (r != (ssize_t)sizeof(magic) || memcmp(magic, "TZif", 4) != 0)
 		return BUDDY_E_INVALID;
 	return 0;
-}
-
-int buddy_cadence_valid(const struct buddy_cadence *c)
-{
-	if (!c || c->n < 1 || c->n > BUDDY_CADENCE_N_MAX)
-		return BUDDY_E_INVALID;
-	switch (c->kind) {
-	case BUDDY_CADENCE_DAILY:
-		return c->n == 1 ? 0 : BUDDY_E_INVALID;
-	case BUDDY_CADENCE_WEEKLY:
-	case BUDDY_CADENCE_MONTHLY:
-		return 0;
-	case BUDDY_CADENCE_BY:
-		return c->n == 1 && date_real(c->by_year, c->by_month, c->by_day) ? 0
-										  : BUDDY_E_INVALID;
-	}
-	return BUDDY_E_INVALID;
 }
 
 struct tz_saved {

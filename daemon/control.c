@@ -52,7 +52,14 @@ struct buddy_control {
 	struct ctl_client *clients;
 	unsigned nclients;
 	bool listening;
+	bool stopping;	  /* buddy_control_stop: answering what is in flight, taking nothing new */
+	uv_timer_t drain; /* ... for at most CONTROL_DRAIN_MS */
+	bool handles_closed; /* idle and drain */
 };
+
+/* How long a stopping daemon waits for answers in flight (a check-in waiting for its write)
+ * before it closes their connections anyway. */
+#define CONTROL_DRAIN_MS 10000
 
 struct write_req {
 	uv_write_t req;
@@ -68,6 +75,7 @@ static const struct buddy_mp_limits request_limits = {
 
 static void client_close(struct ctl_client *cl);
 static void client_close_after_writes(struct ctl_client *cl);
+static void on_handle_closed(uv_handle_t *h);
 static void process(struct ctl_client *cl);
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b);
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b);
@@ -151,7 +159,9 @@ static void send_and_free(struct ctl_req *r)
 	if (cl && cl->busy == r)
 		cl->busy = NULL;
 	free(r);
-	if (cl && !cl->closing && !cl->in_handler)
+	if (cl && !cl->closing && cl->ctl->stopping)
+		client_close_after_writes(cl); /* answered: the last thing it gets */
+	else if (cl && !cl->closing && !cl->in_handler)
 		schedule_resume(cl);
 }
 
@@ -398,6 +408,15 @@ static void on_shutdown(uv_shutdown_t *req, int status)
 	uv_close((uv_handle_t *)req->handle, on_client_closed);
 }
 
+static void close_own_handles(struct buddy_control *c)
+{
+	if (c->handles_closed)
+		return;
+	c->handles_closed = true;
+	uv_close((uv_handle_t *)&c->idle, on_handle_closed);
+	uv_close((uv_handle_t *)&c->drain, on_handle_closed);
+}
+
 static void client_unlink(struct ctl_client *cl)
 {
 	struct buddy_control *c = cl->ctl;
@@ -415,6 +434,9 @@ static void client_unlink(struct ctl_client *cl)
 	if (cl->next)
 		cl->next->prev = cl->prev;
 	c->nclients--;
+	/* the last client of a stopping server: the server's own handles go now */
+	if (c->stopping && !c->clients)
+		close_own_handles(c);
 }
 
 /* Lets queued answers reach the client, then closes. */
@@ -503,9 +525,11 @@ int buddy_control_start(struct buddyd *d, struct buddy_control **out)
 	c->d = d;
 	uv_pipe_init(d->loop, &c->listener, 0);
 	uv_idle_init(d->loop, &c->idle);
+	uv_timer_init(d->loop, &c->drain);
 	c->listener.data = c;
 	c->idle.data = c;
-	c->open_handles = 2;
+	c->drain.data = c;
+	c->open_handles = 3;
 	if (unlink(d->home.sock) && errno != ENOENT) {
 		rc = BUDDY_E_IO;
 		goto fail;
@@ -532,18 +556,44 @@ int buddy_control_start(struct buddyd *d, struct buddy_control **out)
 fail:
 	uv_close((uv_handle_t *)&c->listener, on_handle_closed);
 	uv_close((uv_handle_t *)&c->idle, on_handle_closed);
+	uv_close((uv_handle_t *)&c->drain, on_handle_closed);
 	return rc;
 }
 
-void buddy_control_stop(struct buddy_control *c)
+static void on_drain_timeout(uv_timer_t *t)
 {
-	if (!c)
-		return;
+	struct buddy_control *c = t->data;
+
+	if (c->clients)
+		log_warn("stopping: %u control request(s) still unanswered are dropped",
+			 c->nclients);
 	while (c->clients)
 		client_close(c->clients);
+}
+
+/* Takes nothing new, but lets each request in flight be answered (an entry being written is
+ * confirmed to its client rather than saved behind its back), then closes. */
+void buddy_control_stop(struct buddy_control *c)
+{
+	struct ctl_client *cl, *next;
+
+	if (!c || c->stopping)
+		return;
+	c->stopping = true;
 	unlink(c->d->home.sock);
 	uv_close((uv_handle_t *)&c->listener, on_handle_closed);
-	uv_close((uv_handle_t *)&c->idle, on_handle_closed);
+	for (cl = c->clients; cl; cl = next) {
+		next = cl->next;
+		cl->resume_pending = false;
+		if (cl->busy || cl->in_handler)
+			uv_read_stop((uv_stream_t *)&cl->pipe);
+		else
+			client_close_after_writes(cl);
+	}
+	if (!c->clients)
+		close_own_handles(c);
+	else
+		uv_timer_start(&c->drain, on_drain_timeout, CONTROL_DRAIN_MS, 0);
 }
 
 const struct ctl_method ctl_methods[] = {

@@ -38,17 +38,8 @@ static void pack_entry_sync(msgpack_packer *pk, const struct buddy_journal *j, u
 	re = buddy_seen_reactions_to_mine(v, id, &n);
 	buddy_mp_pack_cstr(pk, "reactions");
 	msgpack_pack_array(pk, n);
-	for (size_t i = 0; i < n; i++) {
-		msgpack_pack_map(pk, 4);
-		buddy_mp_pack_cstr(pk, "buddy");
-		ctl_pack_buddy_name(pk, j, re[i].pk);
-		buddy_mp_pack_cstr(pk, "kind");
-		buddy_mp_pack_cstr(pk, re[i].kind == BUDDY_REACTION_CHEER ? "cheer" : "comment");
-		buddy_mp_pack_cstr(pk, "text");
-		buddy_mp_pack_cstr(pk, re[i].text);
-		buddy_mp_pack_cstr(pk, "time");
-		msgpack_pack_int64(pk, re[i].time);
-	}
+	for (size_t i = 0; i < n; i++)
+		ctl_pack_reaction(pk, j, &re[i]);
 }
 
 void ctl_pack_entry(msgpack_packer *pk, const struct buddy_journal *j, const struct buddy_entry *e)
@@ -75,22 +66,45 @@ void ctl_pack_entry(msgpack_packer *pk, const struct buddy_journal *j, const str
 		buddy_mp_pack_cstr(pk, e->tags[i]);
 	buddy_mp_pack_cstr(pk, "starred");
 	e->starred ? msgpack_pack_true(pk) : msgpack_pack_false(pk);
-	if (c) {
+	ctl_pack_entry_tail(pk, c ? c->id : NULL, e->kind == BUDDY_ENTRY_CHECKIN ? e->status : 0,
+			    e->has_value, e->value, e->unit);
+}
+
+void ctl_pack_entry_tail(msgpack_packer *pk, const char *commit, int status, bool has_value,
+			 double value, const char *unit)
+{
+	if (commit && commit[0]) {
 		buddy_mp_pack_cstr(pk, "commit");
-		buddy_mp_pack_cstr(pk, c->id);
+		buddy_mp_pack_cstr(pk, commit);
 	}
-	if (e->kind == BUDDY_ENTRY_CHECKIN) {
+	if (status) {
 		buddy_mp_pack_cstr(pk, "status");
-		buddy_mp_pack_cstr(pk, buddy_checkin_status_name(e->status));
+		buddy_mp_pack_cstr(pk, buddy_checkin_status_name(status));
 	}
-	if (e->has_value) {
+	if (has_value) {
 		buddy_mp_pack_cstr(pk, "value");
-		msgpack_pack_double(pk, e->value);
+		msgpack_pack_double(pk, value);
 	}
-	if (e->unit[0]) {
+	if (unit[0]) {
 		buddy_mp_pack_cstr(pk, "unit");
-		buddy_mp_pack_cstr(pk, e->unit);
+		buddy_mp_pack_cstr(pk, unit);
 	}
+}
+
+void ctl_pack_reaction(msgpack_packer *pk, const struct buddy_journal *j,
+		       const struct buddy_seen_reaction *re)
+{
+	msgpack_pack_map(pk, j ? 4 : 3);
+	if (j) {
+		buddy_mp_pack_cstr(pk, "buddy");
+		ctl_pack_buddy_name(pk, j, re->pk);
+	}
+	buddy_mp_pack_cstr(pk, "kind");
+	buddy_mp_pack_cstr(pk, re->kind == BUDDY_REACTION_CHEER ? "cheer" : "comment");
+	buddy_mp_pack_cstr(pk, "text");
+	buddy_mp_pack_cstr(pk, re->text);
+	buddy_mp_pack_cstr(pk, "time");
+	msgpack_pack_int64(pk, re->time);
 }
 
 /* The parts of an entry request that checkin, log and import share. Strings point into the

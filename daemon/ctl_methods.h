@@ -58,6 +58,14 @@ void ctl_received(struct buddyd *d, struct ctl_req *r, const msgpack_object *p);
 void ctl_pack_commitment(msgpack_packer *pk, const struct buddy_journal *j,
 			 const struct buddy_commitment *c);
 void ctl_pack_cadence(msgpack_packer *pk, const struct buddy_cadence *cad);
+/* The optional keys of an entry map: commit ("" or NULL: none), status (0: none), value, unit
+ * ("" none): one map entry each that is present. */
+void ctl_pack_entry_tail(msgpack_packer *pk, const char *commit, int status, bool has_value,
+			 double value, const char *unit);
+/* A reaction {kind, text, time}, with "buddy" first when j is given. */
+struct buddy_seen_reaction;
+void ctl_pack_reaction(msgpack_packer *pk, const struct buddy_journal *j,
+		       const struct buddy_seen_reaction *re);
 int ctl_pack_stats(msgpack_packer *pk, const char *id, const char *title, const char *tz,
 		   const struct buddy_cadence *cad, int64_t created, int64_t now,
 		   const struct buddy_checkin_point *pts, size_t npts, size_t limit);

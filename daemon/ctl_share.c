@@ -365,22 +365,15 @@ static void pack_reactions_theirs(msgpack_packer *pk, struct buddyd *d, const ui
 		buddy_seen_reactions_to_theirs(buddy_journal_seen(d->journal), who, e, &n);
 
 	msgpack_pack_array(pk, n);
-	for (size_t i = 0; i < n; i++) {
-		msgpack_pack_map(pk, 3);
-		buddy_mp_pack_cstr(pk, "kind");
-		buddy_mp_pack_cstr(pk, re[i].kind == BUDDY_REACTION_CHEER ? "cheer" : "comment");
-		buddy_mp_pack_cstr(pk, "text");
-		buddy_mp_pack_cstr(pk, re[i].text);
-		buddy_mp_pack_cstr(pk, "time");
-		msgpack_pack_int64(pk, re[i].time);
-	}
+	for (size_t i = 0; i < n; i++)
+		ctl_pack_reaction(pk, NULL, &re[i]);
 }
 
 static void pack_seen_entry(msgpack_packer *pk, struct buddyd *d, const uint8_t who[32],
 			    const struct buddy_seen_entry *e)
 {
 	bool checkin = e->kind == BUDDY_POST_CHECKIN;
-	size_t n = 8 + !!e->commit[0] + checkin + e->has_value + !!e->unit[0];
+	size_t n = 8 + !!e->commit[0] + (checkin && e->status) + e->has_value + !!e->unit[0];
 
 	msgpack_pack_map(pk, n);
 	buddy_mp_pack_cstr(pk, "id");
@@ -401,21 +394,17 @@ static void pack_seen_entry(msgpack_packer *pk, struct buddyd *d, const uint8_t 
 	e->retracted ? msgpack_pack_int64(pk, e->retracted) : msgpack_pack_nil(pk);
 	buddy_mp_pack_cstr(pk, "reactions");
 	pack_reactions_theirs(pk, d, who, e->e);
-	if (e->commit[0]) {
-		buddy_mp_pack_cstr(pk, "commit");
-		buddy_mp_pack_cstr(pk, e->commit);
-	}
-	if (checkin) {
-		buddy_mp_pack_cstr(pk, "status");
-		buddy_mp_pack_cstr(pk, buddy_checkin_status_name(e->status));
-	}
-	if (e->has_value) {
-		buddy_mp_pack_cstr(pk, "value");
-		msgpack_pack_double(pk, e->value);
-	}
-	if (e->unit[0]) {
-		buddy_mp_pack_cstr(pk, "unit");
-		buddy_mp_pack_cstr(pk, e->unit);
+	/* a retracted check-in has lost its status: none is said */
+	ctl_pack_entry_tail(pk, e->commit, checkin ? (int)e->status : 0, e->has_value, e->value,
+			    e->unit);
+}
+
+static void reverse(size_t *a, size_t k)
+{
+	for (size_t i = 0; i < k / 2; i++) {
+		size_t x = a[i];
+		a[i] = a[k - 1 - i];
+		a[k - 1 - i] = x;
 	}
 }
 
@@ -431,12 +420,7 @@ static size_t pick_recent(const struct buddy_seen *v, const uint8_t who[32], con
 		if (e->kind == kind && !e->retracted && (!commit || strcmp(e->commit, commit) == 0))
 			out[k++] = i;
 	}
-	/* reverse: oldest first */
-	for (size_t i = 0; i < k / 2; i++) {
-		size_t x = out[i];
-		out[i] = out[k - 1 - i];
-		out[k - 1 - i] = x;
-	}
+	reverse(out, k); /* oldest first */
 	return k;
 }
 
@@ -449,11 +433,7 @@ static size_t pick_retracted(const struct buddy_seen *v, const uint8_t who[32], 
 	for (size_t i = total; i-- > 0 && k < max;)
 		if (buddy_seen_entry_at(v, who, i)->retracted)
 			out[k++] = i;
-	for (size_t i = 0; i < k / 2; i++) {
-		size_t x = out[i];
-		out[i] = out[k - 1 - i];
-		out[k - 1 - i] = x;
-	}
+	reverse(out, k);
 	return k;
 }
 

@@ -32,8 +32,6 @@
 #define PAD_HEADER	 3 /* bin 16: MP_BIN16 and a 2-byte big-endian length */
 
 #define DATE_LEN 10 /* "YYYY-MM-DD" */
-#define YEAR_MIN 1970
-#define YEAR_MAX 9999
 /* a name read from a table below (status, cadence kind, reaction kind) is shorter than this */
 #define NAME_MAX_LEN 16
 
@@ -142,58 +140,21 @@ static int truncate_to(msgpack_sbuffer *sb, size_t size, int rc)
 
 /* ---- checks shared by readers and writers ---- */
 
-static bool is_leap(int y)
-{
-	return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-}
-
-/* The same calendar as buddy_date_parse (daemon/cadence.c, which proto/ does not link). */
-static bool date_real(int y, int m, int d)
-{
-	static const int days[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-
-	if (y < YEAR_MIN || y > YEAR_MAX || m < 1 || m > 12 || d < 1)
-		return false;
-	return d <= (m == 2 && is_leap(y) ? 29 : days[m - 1]);
-}
-
-static bool digits(const char *s, size_t n, int *out)
-{
-	int v = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return false;
-		v = v * 10 + (s[i] - '0');
-	}
-	*out = v;
-	return true;
-}
-
-/* "YYYY-MM-DD" into numbers; whether it is a real date is cadence_ok's to say. */
+/* "YYYY-MM-DD" into numbers (buddy_date_parse also checks it is a real date). */
 static int date_read(const char *s, size_t len, struct buddy_cadence *c)
 {
-	if (len != DATE_LEN || s[4] != '-' || s[7] != '-' || !digits(s, 4, &c->by_year) ||
-	    !digits(s + 5, 2, &c->by_month) || !digits(s + 8, 2, &c->by_day))
+	char date[DATE_LEN + 1];
+
+	if (len != DATE_LEN)
 		return BUDDY_E_INVALID;
-	return 0;
+	memcpy(date, s, DATE_LEN);
+	date[DATE_LEN] = 0;
+	return buddy_date_parse(date, &c->by_year, &c->by_month, &c->by_day);
 }
 
-/* As buddy_cadence_valid (daemon/cadence.c), which proto/ does not link. */
 static bool cadence_ok(const struct buddy_cadence *c)
 {
-	if (c->n < 1 || c->n > BUDDY_CADENCE_N_MAX)
-		return false;
-	switch (c->kind) {
-	case BUDDY_CADENCE_DAILY:
-		return c->n == 1;
-	case BUDDY_CADENCE_WEEKLY:
-	case BUDDY_CADENCE_MONTHLY:
-		return true;
-	case BUDDY_CADENCE_BY:
-		return c->n == 1 && date_real(c->by_year, c->by_month, c->by_day);
-	}
-	return false;
+	return buddy_cadence_valid(c) == 0;
 }
 
 /* A zone name as far as a reader can tell without a tz database (the recipient's may differ
