@@ -5,7 +5,7 @@
  *     same envelope (unless the rewritten body no longer fits the largest post);
  *   - a HEADS, POSTS or ACK body that its reader accepts encodes again into one that reads back
  *     the same, and every post of an accepted POSTS goes through the post checks too.
- * Seeds are in corpus/fuzz_post/. */
+ * Seeds are in corpus/post/. */
 #include "buddy/error.h"
 #include "buddy/mp.h"
 #include "buddy/peer_wire.h"
