@@ -59,6 +59,23 @@ void cli_reply_free(struct cli_reply *rep);
 int cli_call_quiet(const char *method, const msgpack_sbuffer *params, struct cli_reply *rep,
 		   int *code, char *msg, size_t msglen);
 
+/* cmd_inbox.c: one event (as `inbox` and `watch` give it) on one line: '*' when unread, its
+ * id, when, and what happened; text from buddies is sanitized. */
+void cli_print_event(const msgpack_object *ev);
+
+/* A subscription (`watch`): cli_stream_open sends the request and checks its answer (printing
+ * any error and returning its exit code); cli_stream_next then returns each object that
+ * follows (a notification [2, method, params] in rep->result), BUDDY_E_IO when buddyd closed
+ * the connection. */
+struct cli_stream {
+	int fd;
+	uint8_t *buf;
+	size_t len, cap;
+};
+int cli_stream_open(struct cli_stream *s, const char *method);
+int cli_stream_next(struct cli_stream *s, struct cli_reply *rep);
+void cli_stream_close(struct cli_stream *s);
+
 /* Packing shortcuts for building params maps. */
 void cli_pack_str(msgpack_packer *pk, const char *s);
 void cli_pack_kv_str(msgpack_packer *pk, const char *k, const char *v);
@@ -103,6 +120,8 @@ int cli_parse_entry_id(const char *s, uint64_t *out);
 /* cmd_journal.c and cmd_stats.c: one entry, one commitment's statistics, for people. */
 void cli_print_entry(const msgpack_object *e);
 void cli_print_stats(const msgpack_object *s);
+/* cmd_pause.c: a commitment's pauses [{from, until, reason}], one per line, the newest few. */
+void cli_print_pauses(const msgpack_object *pauses, const char *indent);
 /* Fetches every entry matching the params map in packed (without limit/offset) page by page,
  * calling fn for each page's "entries" array. */
 int cli_journal_pages(const msgpack_sbuffer *filters, size_t nfilters,

@@ -221,3 +221,99 @@ void cli_pack_kv_str(msgpack_packer *pk, const char *k, const char *v)
 	buddy_mp_pack_cstr(pk, k);
 	buddy_mp_pack_cstr(pk, v);
 }
+
+/* ---- a subscription: one request, then a stream of notifications ---- */
+
+int cli_stream_open(struct cli_stream *s, const char *method)
+{
+	struct buddy_rpc_response res;
+	struct cli_reply rep;
+	struct buddy_home h;
+	msgpack_sbuffer req;
+	msgpack_packer pk;
+	int rc;
+
+	memset(s, 0, sizeof(*s));
+	s->fd = connect_daemon(&h);
+	if (s->fd < 0)
+		return -s->fd;
+	msgpack_sbuffer_init(&req);
+	msgpack_packer_init(&pk, &req, msgpack_sbuffer_write);
+	buddy_rpc_pack_request_head(&pk, 1, method);
+	msgpack_pack_map(&pk, 0);
+	rc = send_all(s->fd, req.data, req.size);
+	msgpack_sbuffer_destroy(&req);
+	if (rc || (rc = cli_stream_next(s, &rep)) != 0) {
+		cli_err("no answer from buddyd to %s", method);
+		cli_stream_close(s);
+		return EXIT_ERROR;
+	}
+	rc = buddy_rpc_parse_response(&rep.u.data, &res);
+	if (rc == 0 && res.code) {
+		cli_err("%.*s", (int)res.message_len, res.message);
+		rc = exit_for(-res.code);
+	} else if (rc) {
+		cli_err("buddyd answered something that is not an answer to %s", method);
+		rc = EXIT_ERROR;
+	}
+	cli_reply_free(&rep);
+	if (rc)
+		cli_stream_close(s);
+	return rc;
+}
+
+/* One whole object from the stream (answer or notification), keeping what follows it. */
+int cli_stream_next(struct cli_stream *s, struct cli_reply *rep)
+{
+	size_t objlen = 0;
+	int rc;
+
+	memset(rep, 0, sizeof(*rep));
+	msgpack_unpacked_init(&rep->u);
+	for (;;) {
+		ssize_t r;
+
+		rc = buddy_mp_check(s->buf, s->len, &response_limits, &objlen);
+		if (rc != 1)
+			break;
+		if (s->len == s->cap) {
+			size_t cap = s->cap ? s->cap * 2 : 64 * 1024;
+			uint8_t *nb;
+			if (cap > BUDDY_CONTROL_RESPONSE_MAX || !(nb = realloc(s->buf, cap)))
+				return BUDDY_E_TOOBIG;
+			s->buf = nb;
+			s->cap = cap;
+		}
+		r = recv(s->fd, s->buf + s->len, s->cap - s->len, 0);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return BUDDY_E_IO;
+		s->len += (size_t)r;
+	}
+	if (rc)
+		return rc;
+	rep->buf = malloc(objlen);
+	if (!rep->buf)
+		return BUDDY_E_NOMEM;
+	memcpy(rep->buf, s->buf, objlen);
+	rep->len = objlen;
+	memmove(s->buf, s->buf + objlen, s->len - objlen);
+	s->len -= objlen;
+	rc = buddy_mp_decode(rep->buf, objlen, &response_limits, &rep->u);
+	if (rc == 0)
+		rep->result = &rep->u.data;
+	return rc;
+}
+
+void cli_stream_close(struct cli_stream *s)
+{
+	if (s->fd >= 0)
+		close(s->fd);
+	if (s->buf) {
+		sodium_memzero(s->buf, s->cap);
+		free(s->buf);
+	}
+	memset(s, 0, sizeof(*s));
+	s->fd = -1;
+}

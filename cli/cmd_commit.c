@@ -213,7 +213,9 @@ static int commit_show(int argc, char **argv)
 		print_commitment_line(buddy_mp_get(rep.result, "commitment"));
 		cli_fmt_date(cli_int(buddy_mp_get(rep.result, "commitment"), "created"), created,
 			     sizeof(created));
-		printf("since %s\n\n", created);
+		printf("since %s\n", created);
+		cli_print_pauses(buddy_mp_get(rep.result, "pauses"), "");
+		putchar('\n');
 		cli_print_stats(buddy_mp_get(rep.result, "stats"));
 		recent = buddy_mp_get(rep.result, "recent");
 		if (recent && recent->type == MSGPACK_OBJECT_ARRAY && recent->via.array.size) {

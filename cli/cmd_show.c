@@ -123,6 +123,7 @@ static void print_commitment(const msgpack_object *c)
 	       (long long)cli_int(stats, "current_streak"),
 	       (long long)cli_int(stats, "longest_streak"), (long long)cli_int(c, "checkins"),
 	       cli_int(c, "checkins") == 1 ? "" : "s");
+	cli_print_pauses(buddy_mp_get(c, "pauses"), "  ");
 	for (uint32_t i = 0; i < cli_count(recent); i++)
 		print_seen(&recent->via.array.ptr[i], "  ", false);
 }
@@ -141,6 +142,11 @@ static const char *alert_meaning(const char *kind)
 		{"ack", "their daemon acknowledged posts you did not send"},
 		{"ahead", "their daemon holds posts of yours that yours does not have (was your "
 			  "home restored from an old backup?)"},
+		{"refused", "their daemon holds proof that your history was rewritten, and takes "
+			    "no more posts from you"},
+		{"quota", "their stream is longer than this daemon keeps (150,000 posts)"},
+		{"clock", "their clock is more than a day ahead of yours: periods and deadlines "
+			  "will disagree"},
 	};
 
 	for (size_t i = 0; i < sizeof(m) / sizeof(m[0]); i++)

@@ -16,6 +16,7 @@ int cmd_passwd(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_commit(int argc, char **argv);
 int cmd_checkin(int argc, char **argv);
+int cmd_pause(int argc, char **argv);
 int cmd_log(int argc, char **argv);
 int cmd_journal(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
@@ -33,6 +34,8 @@ int cmd_show(int argc, char **argv);
 int cmd_cheer(int argc, char **argv);
 int cmd_comment(int argc, char **argv);
 int cmd_retract(int argc, char **argv);
+int cmd_inbox(int argc, char **argv);
+int cmd_watch(int argc, char **argv);
 static int cmd_help(int argc, char **argv);
 static int cmd_version(int argc, char **argv);
 
@@ -88,8 +91,9 @@ const struct cli_cmd cli_commands[] = {
 	 "month, or once by a date. Periods follow the time zone ZONE (an IANA name such as\n"
 	 "Europe/Berlin; default: this machine's).\n"
 	 "list shows active commitments (--all: archived ones too) and the buddies each is\n"
-	 "shared with (buddy share); show adds the statistics and the recent check-ins; archive\n"
-	 "ends a commitment and keeps its history (the buddies it is shared with are told).\n"},
+	 "shared with (buddy share); show adds its pauses (buddy pause), the statistics and\n"
+	 "the recent check-ins; archive ends a commitment and keeps its history (the buddies\n"
+	 "it is shared with are told).\n"},
 	{"checkin", cmd_checkin, "check in on a commitment",
 	 "Usage: buddy checkin ID (--done | --partial | --skip) [TEXT] [--value NUMBER[UNIT]]\n"
 	 "                     [--private]\n"
@@ -101,6 +105,16 @@ const struct cli_cmd cli_commands[] = {
 	 "and time) is posted to each of them, and reaches them whenever your daemons are\n"
 	 "connected. --private keeps this check-in to yourself: no buddy learns of it, not even\n"
 	 "that it exists (so it does not count in their view of your progress).\n"},
+	{"pause", cmd_pause, "pause a commitment until a date (from now on)",
+	 "Usage: buddy pause ID --until YYYY-MM-DD [REASON]\n"
+	 "\n"
+	 "Pauses commitment ID from now to the end of the day --until, in the commitment's\n"
+	 "time zone (at most a year ahead). Periods that end during the pause are neither\n"
+	 "reminded nor counted as missed. A pause starts now: it cannot start in the past, so\n"
+	 "it cannot excuse a period that is already over.\n"
+	 "The buddies ID is shared with are told (a signed post with the date and REASON),\n"
+	 "and their daemons stop counting its paused periods as missed. REASON is optional,\n"
+	 "one line of at most 200 bytes. Pausing again adds another pause; none is undone.\n"},
 	{"log", cmd_log, "write a note in the journal",
 	 "Usage: buddy log [TEXT] [--commit ID] [--tag T]... [--share-with NAME]... [--share]\n"
 	 "\n"
@@ -194,10 +208,11 @@ const struct cli_cmd cli_commands[] = {
 	 "Usage: buddy show NAME [--recent N] [--json]\n"
 	 "\n"
 	 "What NAME shares with you, as your daemon received it: each shared commitment with\n"
-	 "its cadence, this period's progress, its streaks and recent check-ins (your cheers\n"
-	 "and comments under them), then NAME's recent notes to you. The #N numbers are NAME's\n"
-	 "entry numbers, for buddy cheer and buddy comment. Warns when NAME's history was\n"
-	 "rewritten or something NAME's daemon sent was refused, and counts the posts each way.\n"
+	 "its cadence, this period's progress, its streaks, its pauses (buddy pause) and\n"
+	 "recent check-ins (your cheers and comments under them), then NAME's recent notes to\n"
+	 "you. The #N numbers are NAME's entry numbers, for buddy cheer and buddy comment.\n"
+	 "Warns when NAME's history was rewritten or something NAME's daemon sent was refused,\n"
+	 "and counts the posts each way.\n"
 	 "\n"
 	 "  --recent N  check-ins per commitment, and notes, to list (default 5, at most 1000)\n"},
 	{"cheer", cmd_cheer, "cheer a buddy's check-in or note",
@@ -218,6 +233,33 @@ const struct cli_cmd cli_commands[] = {
 	 "entry was retracted, and when. The entry stays in your own journal.\n"
 	 "A retraction cannot recall what was read: a buddy who already read the entry has\n"
 	 "read it (and could have copied it), and only an honest daemon honours the request.\n"},
+	{"inbox", cmd_inbox, "what happened: check-ins, cheers, misses, reminders ...",
+	 "Usage: buddy inbox [--all] [--from NAME] [-n N] [--json]\n"
+	 "       buddy inbox read (ID... | --all)\n"
+	 "\n"
+	 "Lists events oldest first, one line each, unread ones marked '*': your buddies'\n"
+	 "check-ins and notes, their cheers and comments on your entries, their retractions\n"
+	 "and commitment changes, a buddy's period missed (or checked in late), a buddy's\n"
+	 "pause, your own reminders before a period ends unmet, deliveries of your posts, new\n"
+	 "pairings and alerts (something a buddy's daemon sent was refused). Events are kept\n"
+	 "in the journal, read or not; buddies going online or offline are not kept. The text\n"
+	 "shown is looked up when listing, so a retracted entry shows only that it was.\n"
+	 "\n"
+	 "  --all        read events too (default: unread only)\n"
+	 "  --from NAME  only events about buddy NAME\n"
+	 "  -n N         the newest N (default 100, at most 1000)\n"
+	 "\n"
+	 "inbox read marks the events numbered ID (the first column) read; --all marks every\n"
+	 "event so far.\n"},
+	{"watch", cmd_watch, "print events as they happen",
+	 "Usage: buddy watch [--json]\n"
+	 "\n"
+	 "Prints each event the moment buddyd raises it, one line each (as in buddy inbox),\n"
+	 "until Ctrl-C or until buddyd stops: a buddy's check-in, note, cheer or comment, a\n"
+	 "miss, a reminder, a delivery, buddies coming online or going offline. With --json,\n"
+	 "one JSON object per line, for scripts. Events are only raised while the journal is\n"
+	 "unlocked. A watcher that does not keep up (256 KiB queued) is disconnected rather\n"
+	 "than slowing the daemon down. Several watchers may run at once.\n"},
 	{"help", cmd_help, "show help for a command", "Usage: buddy help [COMMAND]\n"},
 	{"version", cmd_version, "show the version", "Usage: buddy version\n"},
 	{NULL, NULL, NULL, NULL},

@@ -242,14 +242,10 @@ int buddy_buddies_apply(struct buddy_buddies *b, uint64_t type, int64_t written,
 			return BUDDY_E_NOMEM;                                                      \
 	} while (0)
 
+/* [type, now, {n fields follow}] */
 static int head(msgpack_packer *pk, msgpack_sbuffer *out, int type, int64_t now, size_t n)
 {
-	msgpack_packer_init(pk, out, msgpack_sbuffer_write);
-	PK(msgpack_pack_array(pk, 3));
-	PK(msgpack_pack_uint8(pk, (uint8_t)type));
-	PK(msgpack_pack_int64(pk, now));
-	PK(msgpack_pack_map(pk, n));
-	return 0;
+	return buddy_mp_record_head(pk, out, (unsigned)type, now, n);
 }
 
 static int kv_bin(msgpack_packer *pk, const char *k, const uint8_t *v, size_t len)

@@ -33,6 +33,7 @@ struct ctl_client {
 	bool in_handler; /* a handler is running: answers it sends must not re-enter process() */
 	bool eof;	 /* the client will send nothing more: close once answered */
 	bool resume_pending; /* answered: its next request runs from on_idle */
+	bool watching;	     /* subscribed to events (`watch`): notifications are pushed */
 	uv_shutdown_t shutdown;
 };
 
@@ -571,6 +572,71 @@ static void on_drain_timeout(uv_timer_t *t)
 		client_close(c->clients);
 }
 
+void ctl_watch(struct buddyd *d, struct ctl_req *r, const msgpack_object *p)
+{
+	(void)d;
+	(void)p;
+	if (r->cl)
+		r->cl->watching = true;
+	ctl_ok(r);
+}
+
+size_t buddy_control_watchers(const struct buddy_control *c)
+{
+	size_t n = 0;
+
+	for (const struct ctl_client *cl = c ? c->clients : NULL; cl; cl = cl->next)
+		n += cl->watching && !cl->closing;
+	return n;
+}
+
+void buddy_control_notify(struct buddy_control *c, const char *method, const uint8_t *params,
+			  size_t len)
+{
+	struct ctl_client *cl, *next;
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+
+	if (!c || c->stopping)
+		return;
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	msgpack_pack_array(&pk, 3);
+	msgpack_pack_int(&pk, 2);
+	buddy_mp_pack_cstr(&pk, method);
+	msgpack_sbuffer_write(&sb, (const char *)params, len);
+	for (cl = c->clients; cl; cl = next) {
+		struct write_req *wr;
+		uv_buf_t b;
+
+		next = cl->next;
+		if (!cl->watching || cl->closing)
+			continue;
+		/* a watcher that does not read is dropped: the daemon never waits for one */
+		if (uv_stream_get_write_queue_size((uv_stream_t *)&cl->pipe) >
+		    BUDDY_CONTROL_WATCH_HWM) {
+			log_warn("a watcher is not reading its events: dropped");
+			client_close(cl);
+			continue;
+		}
+		if (!(wr = malloc(sizeof(*wr))) || !(wr->data = malloc(sb.size))) {
+			free(wr);
+			continue;
+		}
+		memcpy(wr->data, sb.data, sb.size);
+		wr->len = sb.size;
+		b = uv_buf_init(wr->data, (unsigned)wr->len);
+		if (uv_write(&wr->req, (uv_stream_t *)&cl->pipe, &b, 1, on_written)) {
+			free(wr->data);
+			free(wr);
+			client_close(cl);
+		}
+	}
+	/* events carry what buddies wrote */
+	sodium_memzero(sb.data, sb.size);
+	msgpack_sbuffer_destroy(&sb);
+}
+
 /* Takes nothing new, but lets each request in flight be answered (an entry being written is
  * confirmed to its client rather than saved behind its back), then closes. */
 void buddy_control_stop(struct buddy_control *c)
@@ -623,6 +689,10 @@ const struct ctl_method ctl_methods[] = {
 	{"retract", ctl_retract, true},
 	{"react", ctl_react, true},
 	{"show", ctl_show, true},
+	{"watch", ctl_watch, false},
 	{"received", ctl_received, true},
+	{"pause", ctl_pause, true},
+	{"inbox", ctl_inbox, true},
+	{"inbox.read", ctl_inbox_read, true},
 	{NULL, NULL, false},
 };

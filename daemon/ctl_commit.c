@@ -326,9 +326,11 @@ void ctl_commit_show(struct buddyd *d, struct ctl_req *r, const msgpack_object *
 			recent[nrecent++] = e;
 	}
 	pk = ctl_result(r);
-	msgpack_pack_map(pk, 3);
+	msgpack_pack_map(pk, 4);
 	buddy_mp_pack_cstr(pk, "commitment");
 	ctl_pack_commitment(pk, d->journal, c);
+	buddy_mp_pack_cstr(pk, "pauses");
+	ctl_pack_pauses(pk, d->journal, NULL, c->id);
 	buddy_mp_pack_cstr(pk, "stats");
 	rc = pack_stats(pk, d->journal, ci, DEFAULT_PERIODS);
 	if (rc) {

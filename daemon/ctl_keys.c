@@ -3,6 +3,7 @@
  * vault.c; the request bytes that carried them are wiped by control.c. */
 #include "buddy/buddies.h"
 #include "buddy/clock.h"
+#include "buddy/deadlines.h"
 #include "buddy/error.h"
 #include "buddy/limits.h"
 #include "buddy/mp.h"
@@ -264,7 +265,6 @@ void ctl_clock_advance(struct buddyd *d, struct ctl_req *r, const msgpack_object
 	int64_t secs;
 	int rc;
 
-	(void)d;
 	if (buddy_mp_int(buddy_mp_get(p, "seconds"), &secs)) {
 		ctl_error(r, BUDDY_E_INVALID, "\"seconds\" must be an integer");
 		return;
@@ -279,6 +279,9 @@ void ctl_clock_advance(struct buddyd *d, struct ctl_req *r, const msgpack_object
 		ctl_error(r, rc, "\"seconds\" must not be negative");
 		return;
 	}
+	/* what the new time made due is recorded before the answer (records apply at once) */
+	if (d->state == BUDDYD_UNLOCKED)
+		buddyd_deadlines_tick(d);
 	pk = ctl_result(r);
 	msgpack_pack_map(pk, 1);
 	buddy_mp_pack_cstr(pk, "now");

@@ -45,6 +45,15 @@ void ctl_rename(struct buddyd *d, struct ctl_req *r, const msgpack_object *p);
 void ctl_revoke(struct buddyd *d, struct ctl_req *r, const msgpack_object *p);
 void ctl_buddies_wait(struct buddyd *d, struct ctl_req *r, const msgpack_object *p);
 
+/* ctl_inbox.c: an event as `inbox` and `watch` show it, and its words (for hooks). */
+struct buddy_event;
+void ctl_pack_event(msgpack_packer *pk, struct buddyd *d, const struct buddy_event *ev);
+void ctl_event_words(struct buddyd *d, const struct buddy_event *ev, const char **status,
+		     const char **text);
+
+/* control.c */
+void ctl_watch(struct buddyd *d, struct ctl_req *r, const msgpack_object *p);
+
 /* ctl_share.c */
 void ctl_share(struct buddyd *d, struct ctl_req *r, const msgpack_object *p);
 void ctl_unshare(struct buddyd *d, struct ctl_req *r, const msgpack_object *p);
@@ -52,6 +61,14 @@ void ctl_retract(struct buddyd *d, struct ctl_req *r, const msgpack_object *p);
 void ctl_react(struct buddyd *d, struct ctl_req *r, const msgpack_object *p);
 void ctl_show(struct buddyd *d, struct ctl_req *r, const msgpack_object *p);
 void ctl_received(struct buddyd *d, struct ctl_req *r, const msgpack_object *p);
+void ctl_pause(struct buddyd *d, struct ctl_req *r, const msgpack_object *p);
+/* Packs the pauses of a commitment (who NULL: mine) as [{from, until, reason}], oldest first. */
+void ctl_pack_pauses(msgpack_packer *pk, const struct buddy_journal *j, const uint8_t *who,
+		     const char *commit);
+
+/* ctl_inbox.c */
+void ctl_inbox(struct buddyd *d, struct ctl_req *r, const msgpack_object *p);
+void ctl_inbox_read(struct buddyd *d, struct ctl_req *r, const msgpack_object *p);
 
 /* Shared by the ctl_*.c files: pack one commitment / entry as a result map (an entry with
  * where it was shared and the reactions to it), a cadence, statistics, buddy names. */

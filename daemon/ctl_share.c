@@ -1,5 +1,5 @@
-/* Control methods of sharing (proto/CONTROL.md): share, unshare, retract, react, show, and
- * the helpers with which checkin, log and commit.archive post what they change. A change and
+/* Control methods of sharing (proto/CONTROL.md): share, unshare, retract, react, show, pause,
+ * and the helpers with which checkin, log and commit.archive post what they change. A change and
  * its posts go to disk as one record (streams.h, type 30), so what was meant to be shared
  * cannot be stored without the post that shares it. */
 #include "buddy/clock.h"
@@ -7,14 +7,17 @@
 #include "buddy/keys.h"
 #include "buddy/log.h"
 #include "buddy/mp.h"
+#include "buddy/pauses.h"
 #include "buddy/peer.h"
 #include "buddy/seen.h"
 #include "buddy/streams.h"
 #include "ctl_methods.h"
 
 #include <sodium.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define SHOW_RECENT_DEFAULT 5
 #define SHOW_PERIODS	    12
@@ -454,7 +457,7 @@ static int pack_seen_commit(msgpack_packer *pk, struct buddyd *d, const uint8_t 
 		if (e->kind == BUDDY_POST_CHECKIN && !e->retracted && strcmp(e->commit, c->id) == 0)
 			pts[npts++] = (struct buddy_checkin_point){e->at, e->status};
 	}
-	msgpack_pack_map(pk, 10);
+	msgpack_pack_map(pk, 11);
 	buddy_mp_pack_cstr(pk, "id");
 	buddy_mp_pack_cstr(pk, c->id);
 	buddy_mp_pack_cstr(pk, "title");
@@ -471,6 +474,8 @@ static int pack_seen_commit(msgpack_packer *pk, struct buddyd *d, const uint8_t 
 	c->on ? msgpack_pack_true(pk) : msgpack_pack_false(pk);
 	buddy_mp_pack_cstr(pk, "checkins");
 	msgpack_pack_uint64(pk, npts);
+	buddy_mp_pack_cstr(pk, "pauses");
+	ctl_pack_pauses(pk, d->journal, who, c->id);
 	buddy_mp_pack_cstr(pk, "stats");
 	rc = ctl_pack_stats(pk, c->id, c->title ? c->title : "", c->tz, &c->cadence, c->created,
 			    now < c->created ? c->created : now, pts, npts, SHOW_PERIODS);
@@ -642,4 +647,158 @@ void ctl_received(struct buddyd *d, struct ctl_req *r, const msgpack_object *p)
 	for (size_t i = 0; i < n; i++)
 		pack_seen_entry(pk, d, b->pk, buddy_seen_entry_at(v, b->pk, offset + i));
 	ctl_result_send(r);
+}
+
+/* ---- pause ---- */
+
+void ctl_pack_pauses(msgpack_packer *pk, const struct buddy_journal *j, const uint8_t *who,
+		     const char *commit)
+{
+	size_t n = 0;
+	const struct buddy_pause *v = buddy_pauses_of(buddy_journal_pauses(j), who, commit, &n);
+
+	msgpack_pack_array(pk, n);
+	for (size_t i = 0; i < n; i++) {
+		char date[16];
+
+		snprintf(date, sizeof(date), "%04d-%02d-%02d", v[i].until_y, v[i].until_m,
+			 v[i].until_d);
+		msgpack_pack_map(pk, 3);
+		buddy_mp_pack_cstr(pk, "from");
+		msgpack_pack_int64(pk, v[i].from);
+		buddy_mp_pack_cstr(pk, "until");
+		buddy_mp_pack_cstr(pk, date);
+		buddy_mp_pack_cstr(pk, "reason");
+		buddy_mp_pack_cstr(pk, v[i].reason ? v[i].reason : "");
+	}
+}
+
+struct date {
+	int y, m, d;
+};
+
+static int date_cmp(const struct date *a, const struct date *b)
+{
+	int x = a->y * 10000 + a->m * 100 + a->d, y = b->y * 10000 + b->m * 100 + b->d;
+
+	return (x > y) - (x < y);
+}
+
+/* Today's date in zone tz. Every zone is within a day of UTC, so it is one of the UTC dates
+ * around now: the first whose end, as the end of a "by" period made now, is after now
+ * (cadence.c does the zone's arithmetic). */
+static int local_today(const char *tz, int64_t now, struct date *out)
+{
+	time_t tt = (time_t)now;
+	struct tm base;
+
+	if (!gmtime_r(&tt, &base))
+		return BUDDY_E_INVALID;
+	for (int k = -1; k <= 1; k++) {
+		struct buddy_cadence by = {.kind = BUDDY_CADENCE_BY, .n = 1};
+		struct tm tm = base;
+		int64_t start, end;
+		time_t day;
+
+		tm.tm_mday += k;
+		tm.tm_hour = 12;
+		day = timegm(&tm);
+		if (!gmtime_r(&day, &tm))
+			return BUDDY_E_INVALID;
+		by.by_year = tm.tm_year + 1900;
+		by.by_month = tm.tm_mon + 1;
+		by.by_day = tm.tm_mday;
+		if (buddy_cadence_period(&by, tz, now, now, &start, &end) == 0) {
+			*out = (struct date){by.by_year, by.by_month, by.by_day};
+			return 0;
+		}
+	}
+	return BUDDY_E_INVALID;
+}
+
+void ctl_pause(struct buddyd *d, struct ctl_req *r, const msgpack_object *p)
+{
+	const struct buddy_commitment *c;
+	const msgpack_object *o;
+	const char *reason = "";
+	size_t reason_len = 0;
+	char date[11];
+	struct date until, today, limit;
+	struct ctl_targets t;
+	struct buddy_post_pause pa = {0};
+	msgpack_sbuffer rec, body;
+	int64_t now = buddy_clock_now();
+	int rc;
+
+	/* no retroactive excuses: a pause starts when it is made, and no one says otherwise */
+	if (buddy_mp_get(p, "from")) {
+		ctl_error(r, BUDDY_E_INVALID,
+			  "\"from\" is not accepted: a pause starts now and cannot start in the "
+			  "past");
+		return;
+	}
+	if (!(c = commit_param(d, r, p)))
+		return;
+	if (c->archived) {
+		ctl_error(r, BUDDY_E_STATE, "commitment \"%s\" is archived", c->id);
+		return;
+	}
+	if (buddy_mp_strcpy(buddy_mp_get(p, "until"), 10, date) ||
+	    buddy_date_parse(date, &until.y, &until.m, &until.d)) {
+		ctl_error(r, BUDDY_E_INVALID, "\"until\" must be a date YYYY-MM-DD");
+		return;
+	}
+	if ((o = buddy_mp_get(p, "reason")) && o->type != MSGPACK_OBJECT_NIL &&
+	    buddy_mp_str(o, BUDDY_PAUSE_REASON_MAX, &reason, &reason_len)) {
+		ctl_error(r, BUDDY_E_INVALID, "\"reason\" must be a string of at most %d bytes",
+			  BUDDY_PAUSE_REASON_MAX);
+		return;
+	}
+	if (buddy_tz_valid(c->tz) || local_today(c->tz, now, &today)) {
+		ctl_error(r, BUDDY_E_STATE,
+			  "the time zone \"%s\" of \"%s\" is not in this system's tz database",
+			  c->tz, c->id);
+		return;
+	}
+	if (date_cmp(&until, &today) < 0) {
+		ctl_error(r, BUDDY_E_INVALID,
+			  "\"until\" %s is in the past: today is %04d-%02d-%02d in %s", date,
+			  today.y, today.m, today.d, c->tz);
+		return;
+	}
+	/* a year from today; from 29 February, the 28th */
+	limit = (struct date){today.y + 1, today.m, today.d == 29 && today.m == 2 ? 28 : today.d};
+	if (date_cmp(&until, &limit) > 0) {
+		ctl_error(r, BUDDY_E_INVALID,
+			  "\"until\" must be at most one year ahead (%04d-%02d-%02d at the latest)",
+			  limit.y, limit.m, limit.d);
+		return;
+	}
+	msgpack_sbuffer_init(&rec);
+	msgpack_sbuffer_init(&body);
+	rc = buddy_pauses_make(&rec, now, c->id, until.y, until.m, until.d, reason, reason_len);
+	if (rc == BUDDY_E_INVALID) {
+		ctl_error(r, rc, "\"reason\" must be one line without control characters");
+		goto out;
+	}
+	if (rc) {
+		ctl_error(r, rc, "cannot make the pause: %s", buddy_strerror(rc));
+		goto out;
+	}
+	/* the buddies the commitment is shared with are told, in the same durable write */
+	ctl_targets_of_commit(d, c->id, &t);
+	memcpy(pa.commit, c->id, sizeof(pa.commit));
+	pa.from = now;
+	pa.until_y = until.y;
+	pa.until_m = until.m;
+	pa.until_d = until.d;
+	pa.reason = reason;
+	pa.reason_len = reason_len;
+	if (t.n && buddy_post_write_pause(&body, &pa))
+		ctl_error(r, BUDDY_E_INTERNAL, "cannot write the pause post");
+	else
+		ctl_append_posts(d, r, &rec, BUDDY_POST_PAUSE, &body, &t, CTL_REPLY_EMPTY, 0);
+out:
+	msgpack_sbuffer_destroy(&rec);
+	msgpack_sbuffer_destroy(&body);
 }

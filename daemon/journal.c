@@ -6,7 +6,9 @@
 #include "buddy/journal.h"
 #include "buddy/buddies.h"
 #include "buddy/error.h"
+#include "buddy/events.h"
 #include "buddy/mp.h"
+#include "buddy/pauses.h"
 #include "buddy/seen.h"
 #include "buddy/streams.h"
 #include "buddy/text.h"
@@ -30,6 +32,8 @@ struct buddy_journal {
 	struct buddy_buddies *buddies; /* records 20..26 (buddies.c) */
 	struct buddy_streams *streams; /* records 30..35 (streams.c) */
 	struct buddy_seen *seen;       /* what the streams' posts say (seen.c) */
+	struct buddy_events *events;   /* records 40, 41 and what other records mean (events.c) */
+	struct buddy_pauses *pauses;   /* record 42 and buddies' pause posts (pauses.c) */
 };
 
 static const char *const status_names[] = {NULL, "done", "partial", "skip"};
@@ -63,6 +67,18 @@ int buddy_cadence_kind_parse(const char *s, size_t len)
 	return name_parse(kind_names, 5, s, len);
 }
 
+/* Every post that joins a stream: what it says (seen.c), the event it is (events.c), and a
+ * buddy's pause (pauses.c). */
+static void post_added(void *arg, bool outgoing, const uint8_t pk[32], uint64_t seq,
+		       int64_t written, const uint8_t *post, size_t len)
+{
+	struct buddy_journal *j = arg;
+
+	buddy_seen_post(j->seen, outgoing, pk, seq, written, post, len);
+	buddy_events_post(j->events, outgoing, pk, seq, written, post, len);
+	buddy_pauses_post(j->pauses, outgoing, pk, seq, written, post, len);
+}
+
 struct buddy_journal *buddy_journal_new(void)
 {
 	struct buddy_journal *j = calloc(1, sizeof(struct buddy_journal));
@@ -71,8 +87,10 @@ struct buddy_journal *buddy_journal_new(void)
 		return NULL;
 	j->buddies = buddy_buddies_new();
 	j->seen = buddy_seen_new();
-	j->streams = j->seen ? buddy_streams_new(buddy_seen_post, j->seen) : NULL;
-	if (!j->buddies || !j->seen || !j->streams) {
+	j->events = buddy_events_new();
+	j->pauses = buddy_pauses_new();
+	j->streams = buddy_streams_new(post_added, j);
+	if (!j->buddies || !j->seen || !j->events || !j->pauses || !j->streams) {
 		buddy_journal_free(j);
 		return NULL;
 	}
@@ -92,6 +110,16 @@ struct buddy_streams *buddy_journal_streams(const struct buddy_journal *j)
 struct buddy_seen *buddy_journal_seen(const struct buddy_journal *j)
 {
 	return j->seen;
+}
+
+struct buddy_events *buddy_journal_events(const struct buddy_journal *j)
+{
+	return j->events;
+}
+
+struct buddy_pauses *buddy_journal_pauses(const struct buddy_journal *j)
+{
+	return j->pauses;
 }
 
 static void wipe_free(char *s)
@@ -128,6 +156,8 @@ void buddy_journal_free(struct buddy_journal *j)
 	buddy_buddies_free(j->buddies);
 	buddy_streams_free(j->streams);
 	buddy_seen_free(j->seen);
+	buddy_events_free(j->events);
+	buddy_pauses_free(j->pauses);
 	free(j);
 }
 
@@ -770,10 +800,21 @@ static int apply_record(struct buddy_journal *j, const uint8_t *rec, size_t len,
 	case BUDDY_REC_ALERT:
 		rc = buddy_streams_apply(j->streams, j->buddies, type, written, &a[2]);
 		break;
+	case BUDDY_REC_EVENT:
+	case BUDDY_REC_READ:
+		rc = buddy_events_record(j->events, type, written, &a[2]);
+		break;
+	case BUDDY_REC_PAUSE:
+		rc = buddy_pauses_apply(j->pauses, written, &a[2]);
+		break;
 	default:
 		/* written by a newer buddy: refusing is safer than silently skipping history */
 		rc = BUDDY_E_VERSION;
 	}
+	/* the events that a pairing, a delivery or an alert are */
+	if (rc == 0 &&
+	    (type == BUDDY_REC_BUDDY_ADD || type == BUDDY_REC_DELIVERED || type == BUDDY_REC_ALERT))
+		buddy_events_record(j->events, type, written, &a[2]);
 	if (rc == 0 && !inner)
 		j->nrecords++;
 out:

@@ -3,6 +3,7 @@
 #include "buddy/clock.h"
 #include "buddy/control.h"
 #include "buddy/daemon.h"
+#include "buddy/deadlines.h"
 #include "buddy/error.h"
 #include "buddy/log.h"
 #include "buddy/passfile.h"
@@ -69,6 +70,8 @@ static void stop(struct buddyd *d)
 		return;
 	d->stopping = true;
 	buddyd_pairing_stop(d);
+	buddyd_deadlines_stop(d);
+	buddyd_notify_stop(d); /* running hooks are killed: nothing outlives the daemon */
 	buddy_control_stop(d->control);
 	d->control = NULL;
 	uv_close((uv_handle_t *)&sigint_h, NULL);
@@ -114,6 +117,20 @@ static int parse_listen(const char *arg, struct buddy_addr *out)
 		return 0;
 	}
 	return buddy_addr_parse(buf, BUDDY_PEER_PORT, out);
+}
+
+/* $BUDDY_HOME/config: optional; a malformed one stops buddyd before it serves anything, so a
+ * typo in a hook never goes unnoticed. */
+static int load_config(struct buddyd *d)
+{
+	char path[BUDDY_PATH_MAX + 16], err[256] = "";
+	int rc;
+
+	snprintf(path, sizeof(path), "%s/config", d->home.dir);
+	rc = buddy_config_load(path, &d->config, err, sizeof(err));
+	if (rc)
+		log_error("refusing to start: %s: %s", path, err[0] ? err : buddy_strerror(rc));
+	return rc;
 }
 
 static int take_lock(const struct buddy_home *h)
@@ -259,6 +276,8 @@ int main(int argc, char **argv)
 		log_error("cannot read the key file %s: %s", d->home.keys, buddy_strerror(rc));
 		return 1;
 	}
+	if (load_config(d))
+		return 1;
 	uv_loop_init(&loop);
 	d->loop = &loop;
 	d->state = BUDDYD_LOCKED;
@@ -299,6 +318,7 @@ int main(int argc, char **argv)
 	if (ready_fd >= 0)
 		close(ready_fd);
 	close(lockfd);
+	buddy_config_free(&d->config);
 	log_info("stopped");
 	return exit_code;
 }

@@ -140,6 +140,7 @@ static void up(void *owner, const uint8_t pk[32], const struct buddy_hello *h,
 	b->online = true;
 	b->last_seen = buddy_clock_now();
 	buddyd_online_changed(d, pk);
+	buddyd_notify_live(d, BUDDY_EV_ONLINE, pk);
 	if (!b->revoked)
 		buddyd_sync_up(d, pk);
 	/* redial this buddy when the session drops, whoever dialled (an inviter has not asked
@@ -168,6 +169,7 @@ static void down(void *owner, const uint8_t pk[32])
 	b->last_seen = buddy_clock_now();
 	buddyd_sync_down(d, pk);
 	buddyd_online_changed(d, pk);
+	buddyd_notify_live(d, BUDDY_EV_OFFLINE, pk);
 }
 
 static void message(void *owner, const uint8_t pk[32], const uint8_t *msg, size_t len)

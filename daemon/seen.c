@@ -417,6 +417,7 @@ static int in_commitment(struct buddy_seen *v, struct peer *p, int64_t time,
 		c = &p->c[p->nc++];
 		memset(c, 0, sizeof(*c));
 		memcpy(c->id, pc.id, sizeof(c->id));
+		c->first = time;
 	}
 	/* the newest post is the whole state: nothing of the old one survives but the position */
 	wipe_free(c->title);
@@ -553,6 +554,10 @@ static int in_post(struct buddy_seen *v, struct peer *p, uint64_t seq,
 		return in_retraction(v, p, h->time, body);
 	case BUDDY_POST_REACTION:
 		return in_reaction(v, p, seq, h->time, body);
+	case BUDDY_POST_PAUSE: {
+		struct buddy_post_pause pa; /* kept by pauses.c; here only checked */
+		return buddy_post_read_pause(body, &pa);
+	}
 	default:
 		return BUDDY_E_VERSION;
 	}

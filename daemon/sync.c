@@ -20,6 +20,8 @@
 /* The same alert about the same buddy is recorded at most this often: a hostile buddy that
  * reconnects in a loop must not fill the journal with alerts. */
 #define ALERT_INTERVAL_S 3600
+/* A post stamped further ahead of our clock than this raises a "clock" alert. */
+#define CLOCK_SKEW_MAX_S (24 * 3600)
 
 enum alert_kind {
 	AL_MALFORMED,
@@ -32,12 +34,13 @@ enum alert_kind {
 	AL_AHEAD,
 	AL_REFUSED,
 	AL_QUOTA,
+	AL_CLOCK,
 	AL_COUNT_
 };
 
 static const char *const alert_names[AL_COUNT_] = {
-	"malformed", "order", "chain", "signature", "gap",
-	"fork",	     "ack",   "ahead", "refused",   "quota",
+	"malformed", "order", "chain",	 "signature", "gap",   "fork",
+	"ack",	     "ahead", "refused", "quota",     "clock",
 };
 
 /* A durable-pending range of my stream to this buddy: posts up to seq are in record recno. */
@@ -205,6 +208,7 @@ struct batch_post {
 	const uint8_t *p;
 	size_t len;
 	uint64_t seq;
+	int64_t time;
 	uint8_t prev[BUDDY_POST_HASH_BYTES];
 	uint8_t hash[BUDDY_POST_HASH_BYTES];
 };
@@ -225,6 +229,7 @@ static bool read_batch(const msgpack_object *items, size_t n, struct batch_post 
 		if (rc)
 			return false;
 		bp[i].seq = h.seq;
+		bp[i].time = h.time;
 		memcpy(bp[i].prev, h.prev, sizeof(h.prev));
 		buddy_post_hash(bp[i].p, bp[i].len, bp[i].hash);
 	}
@@ -328,6 +333,10 @@ static void on_posts(struct buddyd *d, struct sync_peer *sp, const msgpack_objec
 		send_ack(d, sp);
 		goto out;
 	}
+	/* kept (it is authentic), but a buddy whose clock runs a day ahead makes periods and
+	 * deadlines wrong on both sides: worth telling the user */
+	if (bp[n - 1].time > buddy_clock_now() + CLOCK_SKEW_MAX_S)
+		alert(d, sp, AL_CLOCK, bp[n - 1].seq);
 	if (bp[n - 1].seq > BUDDY_STREAM_IN_MAX) {
 		alert(d, sp, AL_QUOTA, bp[n - 1].seq);
 		drop(d, sp, "their stream is over the size we keep");

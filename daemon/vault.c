@@ -3,6 +3,7 @@
  * everything they produce is installed on the loop thread in the after-work callbacks. */
 #include "buddy/clock.h"
 #include "buddy/daemon.h"
+#include "buddy/deadlines.h"
 #include "buddy/error.h"
 #include "buddy/log.h"
 
@@ -175,6 +176,12 @@ static void install(struct buddyd *d, struct vault_job *j)
 	if (j->reload)
 		buddyd_pairing_stop(d);
 	buddyd_pairing_start(d);
+	/* after a reload the engine's cursors start afresh from the rebuilt journal */
+	buddyd_deadlines_stop(d);
+	buddyd_deadlines_start(d);
+	/* events that happen from now on are news: watchers, hooks (not those of the replay) */
+	buddyd_notify_stop(d);
+	buddyd_notify_start(d);
 }
 
 static void unlock_done(uv_work_t *w, int uvstatus)
@@ -295,6 +302,8 @@ static void on_append_fail(void *owner, int status)
 void buddyd_close_vault(struct buddyd *d)
 {
 	buddyd_pairing_stop(d);
+	buddyd_deadlines_stop(d);
+	buddyd_notify_stop(d);
 	free(d->spare_job);
 	d->spare_job = NULL;
 	buddy_appender_free(d->appender);

@@ -339,3 +339,13 @@ int buddy_mp_pack_bin(msgpack_packer *pk, const void *p, size_t len)
 		return BUDDY_E_NOMEM;
 	return 0;
 }
+
+int buddy_mp_record_head(msgpack_packer *pk, msgpack_sbuffer *out, unsigned type, int64_t now,
+			 size_t nfields)
+{
+	msgpack_packer_init(pk, out, msgpack_sbuffer_write);
+	if (msgpack_pack_array(pk, 3) || msgpack_pack_unsigned_int(pk, type) ||
+	    msgpack_pack_int64(pk, now) || msgpack_pack_map(pk, nfields))
+		return BUDDY_E_NOMEM;
+	return 0;
+}

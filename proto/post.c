@@ -225,6 +225,25 @@ static int check_reaction(const struct buddy_post_reaction *r)
 	return 0;
 }
 
+static int check_pause(const struct buddy_post_pause *pa)
+{
+	size_t clen = fixed_len(pa->commit, BUDDY_ID_MAX);
+	struct buddy_cadence by = {.kind = BUDDY_CADENCE_BY,
+				   .n = 1,
+				   .by_year = pa->until_y,
+				   .by_month = pa->until_m,
+				   .by_day = pa->until_d};
+
+	if (clen > BUDDY_ID_MAX || !buddy_text_slug_valid(pa->commit, clen))
+		return BUDDY_E_INVALID;
+	/* a real date: the same check as a "by" cadence's */
+	if (!cadence_ok(&by))
+		return BUDDY_E_INVALID;
+	if (!text_ok(pa->reason, pa->reason_len, 0, BUDDY_POST_PAUSE_REASON_MAX, false))
+		return BUDDY_E_INVALID;
+	return 0;
+}
+
 /* ---- posts ---- */
 
 static bool is_map_tag(uint8_t b)
@@ -572,6 +591,55 @@ int buddy_post_read_reaction(const msgpack_object *body, struct buddy_post_react
 	tmp.kind = (enum buddy_reaction_kind)name_lookup(reaction_names, COUNT(reaction_names), p,
 							 len);
 	if (check_reaction(&tmp))
+		return BUDDY_E_INVALID;
+	*out = tmp;
+	return 0;
+}
+
+/* ---- pause {c, from, until, r} ---- */
+
+enum { PA_C, PA_FROM, PA_UNTIL, PA_R, PA_COUNT };
+static const char *const pause_keys[PA_COUNT] = {"c", "from", "until", "r"};
+
+int buddy_post_write_pause(msgpack_sbuffer *out, const struct buddy_post_pause *pa)
+{
+	msgpack_packer pk;
+	size_t start = out->size;
+	char date[DATE_LEN + 1];
+	int rc = check_pause(pa);
+
+	if (rc)
+		return rc;
+	/* check_pause bounded every part, so this is exactly DATE_LEN bytes */
+	snprintf(date, sizeof(date), "%04d-%02d-%02d", pa->until_y, pa->until_m, pa->until_d);
+	msgpack_packer_init(&pk, out, msgpack_sbuffer_write);
+	if (msgpack_pack_map(&pk, PA_COUNT) ||
+	    pack_kv_str(&pk, "c", pa->commit, strlen(pa->commit)) ||
+	    buddy_mp_pack_cstr(&pk, "from") || msgpack_pack_int64(&pk, pa->from) ||
+	    pack_kv_str(&pk, "until", date, DATE_LEN) ||
+	    pack_kv_str(&pk, "r", pa->reason, pa->reason_len))
+		return truncate_to(out, start, BUDDY_E_NOMEM);
+	return 0;
+}
+
+int buddy_post_read_pause(const msgpack_object *body, struct buddy_post_pause *out)
+{
+	const msgpack_object *f[PA_COUNT];
+	struct buddy_post_pause tmp;
+	struct buddy_cadence until;
+	const char *p;
+	size_t len;
+
+	memset(&tmp, 0, sizeof(tmp));
+	if (map_fields(body, pause_keys, PA_COUNT, f) ||
+	    str_copy(f[PA_C], BUDDY_ID_MAX, tmp.commit) || buddy_mp_int(f[PA_FROM], &tmp.from) ||
+	    str_field(f[PA_UNTIL], DATE_LEN, &p, &len) || date_read(p, len, &until) ||
+	    str_field(f[PA_R], BUDDY_POST_PAUSE_REASON_MAX, &tmp.reason, &tmp.reason_len))
+		return BUDDY_E_INVALID;
+	tmp.until_y = until.by_year;
+	tmp.until_m = until.by_month;
+	tmp.until_d = until.by_day;
+	if (check_pause(&tmp))
 		return BUDDY_E_INVALID;
 	*out = tmp;
 	return 0;

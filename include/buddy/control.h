@@ -33,6 +33,15 @@ void ctl_ok(struct ctl_req *r);
 void ctl_error(struct ctl_req *r, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+/* How many clients called `watch` and are still connected. */
+size_t buddy_control_watchers(const struct buddy_control *c);
+
+/* Pushes a MessagePack-RPC notification [2, method, params] (params: one packed object) to
+ * every client that called `watch`; a watcher with more than BUDDY_CONTROL_WATCH_HWM bytes
+ * unread is dropped instead. */
+void buddy_control_notify(struct buddy_control *c, const char *method, const uint8_t *params,
+			  size_t len);
+
 /* The standard answer for a journal that is not open (locked, unlocking, reloading). */
 void ctl_error_not_open(struct buddyd *d, struct ctl_req *r);
 

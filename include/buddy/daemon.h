@@ -5,6 +5,8 @@
 #define BUDDY_DAEMON_H
 
 #include "buddy/appender.h"
+#include "buddy/config.h"
+#include "buddy/events.h"
 #include "buddy/home.h"
 #include "buddy/invite.h"
 #include "buddy/journal.h"
@@ -29,6 +31,7 @@ struct buddy_control;
 struct vault_job;
 struct online_wait;
 struct sync_peer;
+struct deadlines;
 
 struct buddyd {
 	uv_loop_t *loop;
@@ -49,11 +52,14 @@ struct buddyd {
 	size_t nlisten;
 	bool listen_default;		    /* no --listen: IPv6 may be missing on this machine */
 	struct online_wait *online_waiters; /* ctl_buddies.c: `buddies.wait` requests */
-	uint64_t keyfile_gen;	     /* bumped by every passwd: an older read of the file loses */
-	struct vault_job *spare_job; /* vault.c's job for a reload, made before it is needed */
-	uint64_t rec_appended;	     /* records appended since start, numbered in order ... */
-	uint64_t rec_durable;	     /* ... and the newest of them known to be on disk */
-	struct sync_peer *sync;	     /* sync.c: per-buddy stream state while unlocked */
+	uint64_t keyfile_gen;	      /* bumped by every passwd: an older read of the file loses */
+	struct vault_job *spare_job;  /* vault.c's job for a reload, made before it is needed */
+	uint64_t rec_appended;	      /* records appended since start, numbered in order ... */
+	uint64_t rec_durable;	      /* ... and the newest of them known to be on disk */
+	struct sync_peer *sync;	      /* sync.c: per-buddy stream state while unlocked */
+	struct deadlines *deadlines;  /* deadlines.c: the engine's timer while unlocked */
+	struct buddyd_notify *notify; /* notify.c: where live events go, while unlocked */
+	struct buddy_config config;   /* $BUDDY_HOME/config, read at start (config.h) */
 	bool stopping;
 	uint64_t started_ms;
 };
@@ -98,6 +104,12 @@ void buddyd_sync_posted(struct buddyd *d, const uint8_t pk[32], uint64_t first, 
 void buddyd_sync_durable(struct buddyd *d);
 void buddyd_sync_end(struct buddyd *d, const uint8_t pk[32]);
 void buddyd_sync_stop(struct buddyd *d);
+
+/* notify.c: live events (events.h) go to `watch` subscribers, hooks and the deadline engine
+ * from start (after an unlock or a reload) to stop; online/offline are raised here. */
+void buddyd_notify_start(struct buddyd *d);
+void buddyd_notify_stop(struct buddyd *d);
+void buddyd_notify_live(struct buddyd *d, enum buddy_event_kind kind, const uint8_t pk[32]);
 
 /* Closes the journal and wipes keys right away; for shutdown after the appender is idle. */
 void buddyd_close_vault(struct buddyd *d);

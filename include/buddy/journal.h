@@ -64,6 +64,10 @@ const uint32_t *buddy_journal_time_order(const struct buddy_journal *j);
 struct buddy_buddies *buddy_journal_buddies(const struct buddy_journal *j);
 struct buddy_streams *buddy_journal_streams(const struct buddy_journal *j);
 struct buddy_seen *buddy_journal_seen(const struct buddy_journal *j);
+/* The events (buddy/events.h): what happened, read or unread. */
+struct buddy_events *buddy_journal_events(const struct buddy_journal *j);
+/* The pauses (buddy/pauses.h): mine (type 42) and my buddies' (their pause posts). */
+struct buddy_pauses *buddy_journal_pauses(const struct buddy_journal *j);
 
 /* Records applied. */
 uint64_t buddy_journal_nrecords(const struct buddy_journal *j);

@@ -50,5 +50,9 @@ bool buddy_mp_str_eq(const msgpack_object *o, const char *s);
 int buddy_mp_pack_cstr(msgpack_packer *pk, const char *s);
 int buddy_mp_pack_strn(msgpack_packer *pk, const char *s, size_t len);
 int buddy_mp_pack_bin(msgpack_packer *pk, const void *p, size_t len);
+/* Starts a journal record [type, now, body] on pk writing to out: the array, the type, the
+ * time and the header of a body map of nfields entries (proto/STORE.md). */
+int buddy_mp_record_head(msgpack_packer *pk, msgpack_sbuffer *out, unsigned type, int64_t now,
+			 size_t nfields);
 
 #endif

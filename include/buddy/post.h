@@ -23,6 +23,9 @@
 #define BUDDY_REACTION_TEXT_MAX 1000	     /* a cheer's or comment's text */
 #define BUDDY_POST_HASH_BYTES	32
 #define BUDDY_POST_SIG_BYTES	64
+
+/* A pause's reason, bytes (pauses.h has the same as BUDDY_PAUSE_REASON_MAX). */
+#define BUDDY_POST_PAUSE_REASON_MAX 200
 /* A POSTS plaintext holding n posts of total post bytes b is at most b + this (the array and
  * map headers, the keys, a bin 16/32 header per post, the signature). */
 #define BUDDY_POSTS_OVERHEAD(n) (96 + 5 * (size_t)(n))
@@ -33,6 +36,7 @@ enum buddy_post_type {
 	BUDDY_POST_NOTE = 3,
 	BUDDY_POST_RETRACTION = 4,
 	BUDDY_POST_REACTION = 5,
+	BUDDY_POST_PAUSE = 6,
 };
 
 enum buddy_reaction_kind { BUDDY_REACTION_CHEER = 1, BUDDY_REACTION_COMMENT = 2 };
@@ -89,6 +93,16 @@ struct buddy_post_reaction {
 	size_t text_len;
 };
 
+/* A pause: the author is away from commitment `commit` from `from` to the end of the day
+ * until_y-until_m-until_d in the commitment's zone. */
+struct buddy_post_pause {
+	char commit[BUDDY_ID_MAX + 1];
+	int64_t from;
+	int until_y, until_m, until_d;
+	const char *reason; /* 0..BUDDY_POST_PAUSE_REASON_MAX bytes, one line */
+	size_t reason_len;
+};
+
 /* ---- posts ---- */
 
 /* Builds one post: the envelope around body (a MessagePack map's bytes, from the body writers
@@ -104,6 +118,7 @@ int buddy_post_write_commitment(msgpack_sbuffer *out, const struct buddy_post_co
 int buddy_post_write_entry(msgpack_sbuffer *out, const struct buddy_post_entry *e);
 int buddy_post_write_retraction(msgpack_sbuffer *out, uint64_t e);
 int buddy_post_write_reaction(msgpack_sbuffer *out, const struct buddy_post_reaction *r);
+int buddy_post_write_pause(msgpack_sbuffer *out, const struct buddy_post_pause *pa);
 
 /* Checks and decodes a post's envelope (length, limits, exactly one 6-array, field types,
  * seq >= 1, prev of seq 1 all zero, no trailing bytes). u is initialised by the caller and
@@ -118,6 +133,7 @@ int buddy_post_read_commitment(const msgpack_object *body, struct buddy_post_com
 int buddy_post_read_entry(const msgpack_object *body, bool checkin, struct buddy_post_entry *out);
 int buddy_post_read_retraction(const msgpack_object *body, uint64_t *e);
 int buddy_post_read_reaction(const msgpack_object *body, struct buddy_post_reaction *out);
+int buddy_post_read_pause(const msgpack_object *body, struct buddy_post_pause *out);
 
 /* H(post): keyed BLAKE2b-256 (key "buddy-post-v1") over the exact bytes. */
 void buddy_post_hash(const uint8_t *post, size_t len, uint8_t out[BUDDY_POST_HASH_BYTES]);

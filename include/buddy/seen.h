@@ -27,6 +27,7 @@ struct buddy_seen_commitment {
 	int64_t created, archived;
 	bool on;	 /* still shared with me */
 	int64_t updated; /* time of the newest commitment post about it */
+	int64_t first;	 /* time of the first commitment post about it (shared with me since) */
 };
 
 struct buddy_seen_entry {

@@ -49,3 +49,6 @@ echo "== peer transport: handshakes/s and RSS with 1000 buddies connected (tests
 
 echo "== share streams: 100,000 posts queued while bob was away, bob's start to the last ack (tests/bench/bench_sync.c)"
 "$bench/bench_sync" "$b/buddyd" "$b/buddy" "$work/sync" 100000
+
+echo "== notifications: buddy checkin on alice to the event at bob's watcher, 1,000 check-ins (tests/bench/bench_notify.c)"
+"$bench/bench_notify" "$b/buddyd" "$b/buddy" "$work/notify" 1000

@@ -93,11 +93,12 @@ static void check_bodies(const struct buddy_post_head *h, const msgpack_object *
 	struct buddy_post_commitment c, c2;
 	struct buddy_post_entry e, e2;
 	struct buddy_post_reaction r, r2;
+	struct buddy_post_pause pa, pa2;
 	uint64_t id, id2;
 	msgpack_sbuffer sb;
 	msgpack_unpacked u;
 
-	for (int kind = 0; kind < 5; kind++) {
+	for (int kind = 0; kind < 6; kind++) {
 		int rc;
 
 		msgpack_sbuffer_init(&sb);
@@ -120,10 +121,15 @@ static void check_bodies(const struct buddy_post_head *h, const msgpack_object *
 			if (rc == 0)
 				CHECK(buddy_post_write_retraction(&sb, id) == 0);
 			break;
-		default:
+		case 4:
 			rc = buddy_post_read_reaction(body, &r);
 			if (rc == 0)
 				CHECK(buddy_post_write_reaction(&sb, &r) == 0);
+			break;
+		default:
+			rc = buddy_post_read_pause(body, &pa);
+			if (rc == 0)
+				CHECK(buddy_post_write_pause(&sb, &pa) == 0);
 			break;
 		}
 		CHECK(rc == 0 || rc == BUDDY_E_INVALID);
@@ -144,9 +150,17 @@ static void check_bodies(const struct buddy_post_head *h, const msgpack_object *
 			case 3:
 				CHECK(buddy_post_read_retraction(&u.data, &id2) == 0 && id == id2);
 				break;
-			default:
+			case 4:
 				CHECK(buddy_post_read_reaction(&u.data, &r2) == 0);
 				same_reaction(&r, &r2);
+				break;
+			default:
+				CHECK(buddy_post_read_pause(&u.data, &pa2) == 0);
+				CHECK(strcmp(pa.commit, pa2.commit) == 0 && pa.from == pa2.from &&
+				      pa.until_y == pa2.until_y && pa.until_m == pa2.until_m &&
+				      pa.until_d == pa2.until_d &&
+				      same_bytes(pa.reason, pa.reason_len, pa2.reason,
+						 pa2.reason_len));
 				break;
 			}
 			msgpack_unpacked_destroy(&u);

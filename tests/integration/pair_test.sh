@@ -15,9 +15,12 @@
 # Run: BUDDY=build/buddy BUDDYD=build/buddyd bash tests/integration/pair_test.sh
 # shellcheck source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# as, dstart (on 127.0.0.1:0, with PASSF[NAME] when set), must_start, dstop, dkill9, alive,
+# stop_all, status_json, buddies_json, rpc (debug.clock_advance, through sync_helper.py),
+# wait_state, by_name; S, WAIT (20s)
+# shellcheck source=peers.sh
+. "$(dirname "${BASH_SOURCE[0]}")/peers.sh"
 
-S="$IT_TMP/scratch"
-WAIT=20s         # an upper bound for a state that must come (returns as soon as it does)
 ABSENT=3s        # how long we watch for an event that must not happen
 HS_LIMIT=10      # BUDDY_PEER_HANDSHAKE_MS / 1000
 HS_GRACE=4       # scheduling slack on top of it (ASan builds are slower)
@@ -26,58 +29,7 @@ T_START=$(date +%s)
 printf 'bob-passphrase-%s\n' "$$" >"$S/bob.pass"
 chmod 600 "$S/bob.pass"
 
-# ---- several daemons: one pid per home ----
-
-declare -A DPID=()  # home name -> pid of its buddyd ("" when not running)
-declare -A PASSF=() # home name -> passphrase file (unset: no passphrase)
-
-# as NAME: make NAME's home current for the following bud commands
-as() {
-	use_home "$IT_TMP/$1"
-}
-
-# dstart NAME [ARGS]: start NAME's buddyd on 127.0.0.1:0, unlocked, and wait until it serves.
-# An environment variable for the daemon only (BUDDY_TEST_CLOCK) is exported by the caller.
-dstart() {
-	local name="$1" pf=()
-	shift
-	as "$name"
-	if [ -n "${PASSF[$name]:-}" ]; then
-		pf=(--passphrase-file "${PASSF[$name]}")
-	fi
-	if start_daemon --listen 127.0.0.1:0 "${pf[@]}" "$@"; then
-		DPID[$name]=$DAEMON_PID
-		return 0
-	fi
-	DPID[$name]=""
-	return 1
-}
-
-# dstop NAME: SIGTERM NAME's daemon and reap it; returns its exit code
-dstop() {
-	DAEMON_PID=${DPID[$1]:-}
-	DPID[$1]=""
-	stop_daemon
-}
-
-# dkill9 NAME: SIGKILL NAME's daemon and reap it
-dkill9() {
-	DAEMON_PID=${DPID[$1]:-}
-	DPID[$1]=""
-	kill9_daemon
-}
-
-# alive NAME: its daemon process still exists
-alive() {
-	[ -n "${DPID[$1]:-}" ] && kill -0 "${DPID[$1]}" 2>/dev/null
-}
-
-# status_json NAME: `buddy status --json` of NAME into $S/status.NAME.json
-status_json() {
-	as "$1"
-	bud status --json
-	cp "$OUT" "$S/status.$1.json"
-}
+# ---- helpers of this script (the daemons' are in peers.sh) ----
 
 # port_of NAME: the port NAME's buddyd listens on, from status "listen" (empty when unknown)
 port_of() {
@@ -91,134 +43,10 @@ fpr_of() {
 	pyjson "$S/status.$1.json" 'd["fingerprint"]'
 }
 
-# buddies_json NAME: `buddy buddies --json` of NAME into $S/buddies.NAME.json
-buddies_json() {
-	as "$1"
-	bud buddies --json
-	cp "$OUT" "$S/buddies.$1.json"
-}
-
-# wait_state WHO PEER online|offline DESC: WHO's buddyd sees PEER in that state within $WAIT
-wait_state() {
-	local who="$1" peer="$2" state="$3" desc="$4"
-	as "$who"
-	if [ "$state" = online ]; then
-		bud buddies --wait "$peer" --timeout "$WAIT"
-	else
-		bud buddies --wait "$peer" --offline --timeout "$WAIT"
-	fi
-	expect_rc 0 "$desc"
-}
-
-# by_name N: a python expression for the list of buddies called N in d (a buddies list)
-by_name() {
-	printf '[b for b in d if b["name"] == "%s"]' "$1"
-}
-
 # safety_number: the 12 groups of 5 digits in the last stdout
 safety_number() {
 	grep -o -E '([0-9]{5} ){11}[0-9]{5}' "$OUT" | head -n 1
 }
-
-# clock_advance.py SOCKET N: a tiny MessagePack-RPC client (msgpack is not installed for python,
-# so the request is encoded by hand): sends debug.clock_advance {seconds: N} over the control
-# socket and prints "ok NOW" or "error CODE MESSAGE".
-cat >"$S/clock_advance.py" <<'EOF'
-import socket, struct, sys
-
-path, seconds = sys.argv[1], int(sys.argv[2])
-assert 0 <= seconds <= 127  # a positive fixint keeps the hand encoding trivial
-method = b"debug.clock_advance"
-# [0, 1, "debug.clock_advance", [{"seconds": N}]]
-req = bytes([0x94, 0x00, 0x01, 0xA0 | len(method)]) + method
-req += bytes([0x91, 0x81, 0xA0 | 7]) + b"seconds" + bytes([seconds])
-
-class Short(Exception):
-    pass
-
-def parse(b, i):
-    """One MessagePack object of the subset a response uses -> (value, next index)."""
-    if i >= len(b):
-        raise Short()
-    t = b[i]
-    def need(n):
-        if i + 1 + n > len(b):
-            raise Short()
-    if t <= 0x7F:
-        return t, i + 1
-    if t >= 0xE0:
-        return t - 0x100, i + 1
-    if 0x80 <= t <= 0x8F or t in (0xDE, 0xDF):
-        if t <= 0x8F:
-            n, j = t & 0x0F, i + 1
-        elif t == 0xDE:
-            need(2); n, j = struct.unpack(">H", b[i + 1:i + 3])[0], i + 3
-        else:
-            need(4); n, j = struct.unpack(">I", b[i + 1:i + 5])[0], i + 5
-        m = {}
-        for _ in range(n):
-            k, j = parse(b, j)
-            v, j = parse(b, j)
-            m[k] = v
-        return m, j
-    if 0x90 <= t <= 0x9F or t in (0xDC, 0xDD):
-        if t <= 0x9F:
-            n, j = t & 0x0F, i + 1
-        elif t == 0xDC:
-            need(2); n, j = struct.unpack(">H", b[i + 1:i + 3])[0], i + 3
-        else:
-            need(4); n, j = struct.unpack(">I", b[i + 1:i + 5])[0], i + 5
-        a = []
-        for _ in range(n):
-            v, j = parse(b, j)
-            a.append(v)
-        return a, j
-    if 0xA0 <= t <= 0xBF or t in (0xD9, 0xDA, 0xDB):
-        if t <= 0xBF:
-            n, j = t & 0x1F, i + 1
-        else:
-            w = {0xD9: 1, 0xDA: 2, 0xDB: 4}[t]
-            need(w)
-            n, j = int.from_bytes(b[i + 1:i + 1 + w], "big"), i + 1 + w
-        if j + n > len(b):
-            raise Short()
-        return b[j:j + n].decode("utf-8", "replace"), j + n
-    if t == 0xC0:
-        return None, i + 1
-    if t in (0xC2, 0xC3):
-        return t == 0xC3, i + 1
-    fmt = {0xCC: ">B", 0xCD: ">H", 0xCE: ">I", 0xCF: ">Q",
-           0xD0: ">b", 0xD1: ">h", 0xD2: ">i", 0xD3: ">q"}.get(t)
-    if fmt:
-        n = struct.calcsize(fmt)
-        need(n)
-        return struct.unpack(fmt, b[i + 1:i + 1 + n])[0], i + 1 + n
-    raise ValueError("unexpected MessagePack byte 0x%02x" % t)
-
-s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-s.settimeout(20)
-s.connect(path)
-s.sendall(req)
-buf = b""
-while True:
-    chunk = s.recv(4096)
-    if not chunk:
-        print("error - connection closed after %d bytes" % len(buf))
-        sys.exit(1)
-    buf += chunk
-    try:
-        resp, _ = parse(buf, 0)
-        break
-    except Short:
-        continue
-if not (isinstance(resp, list) and len(resp) == 4 and resp[0] == 1 and resp[1] == 1):
-    print("error - not a response to msgid 1: %r" % (resp,))
-    sys.exit(1)
-if resp[2] is not None:
-    print("error %s %s" % (resp[2].get("code"), resp[2].get("message")))
-    sys.exit(1)
-print("ok %d" % resp[3]["now"])
-EOF
 
 # hostile.py PORT LIMIT: hostile peers against 127.0.0.1:PORT, all at once; prints a JSON map
 # name -> {how: eof|rst|open|..., t: seconds until dropped, got: bytes received}. LIMIT is the
@@ -326,12 +154,7 @@ new_home mallory -
 expect_rc 0 "init mallory"
 
 for h in alice bob carol mallory; do
-	if dstart "$h"; then
-		ok "$h's buddyd starts unlocked, listening on 127.0.0.1:0"
-	else
-		not_ok "$h's buddyd starts unlocked, listening on 127.0.0.1:0"
-		finish
-	fi
+	must_start "$h" "$h's buddyd starts unlocked, listening on 127.0.0.1:0"
 done
 
 PORT_A=$(port_of alice)
@@ -542,12 +365,7 @@ as carol
 bud accept "$CODE_DOWN" --name alice
 expect_rc 8 "accepting while the inviter is down: no address answered (exit 8)"
 expect_err_has "could not reach" "... saying the inviter could not be reached"
-if dstart alice; then
-	ok "alice's buddyd starts again (new port)"
-else
-	not_ok "alice's buddyd starts again (new port)"
-	finish
-fi
+must_start alice "alice's buddyd starts again (new port)"
 PORT_A2=$(port_of alice)
 echo "# alice listens on $PORT_A2 now (was $PORT_A)"
 wait_state bob alice online "bob sees alice online again: alice redialled bob's advertised address"
@@ -558,12 +376,7 @@ expect_json "$S/buddies.bob.json" 'd[0]["addresses"]' "[\"127.0.0.1:$PORT_A2\"]"
 expect_json "$S/buddies.bob.json" 'd[0]["verified"]' true "bob's alice is still verified after the restart"
 dkill9 bob
 wait_state alice bob offline "alice sees bob offline after kill -9"
-if dstart bob; then
-	ok "bob's buddyd starts again after kill -9"
-else
-	not_ok "bob's buddyd starts again after kill -9"
-	finish
-fi
+must_start bob "bob's buddyd starts again after kill -9"
 PORT_B2=$(port_of bob)
 wait_state alice bob online "bob is back online at alice"
 wait_state bob alice online "alice is back online at bob"
@@ -592,26 +405,21 @@ as alice
 bud invite --name carol --expires 60s --address "127.0.0.1:$PORT_A3"
 expect_rc 0 "alice invite --expires 60s"
 CODE_EXP=$(head -n 1 "$OUT")
-run "$PYTHON3" "$S/clock_advance.py" "$IT_TMP/alice/buddyd.sock" 120
+rpc alice debug.clock_advance '{"seconds": 120}'
 expect_rc 0 "debug.clock_advance {seconds: 120} on alice's frozen clock"
-expect_out_has "ok " "... answers {now}"
+expect_json "$OUT" 'isinstance(d["result"]["now"], int)' true "... answers {now}"
 as carol
 bud accept "$CODE_EXP" --name alice
 expect_rc 5 "carol (real clock, code not yet expired for her) is refused by alice (exit 5)"
 expect_err_has "refused" "... with a message that the inviter refused the code"
 buddies_json alice
 expect_json "$S/buddies.alice.json" '[b["name"] for b in d]' '["bob"]' "alice recorded no new buddy"
-run "$PYTHON3" "$S/clock_advance.py" "$IT_TMP/bob/buddyd.sock" 1
+rpc bob debug.clock_advance '{"seconds": 1}'
 expect_rc 1 "debug.clock_advance on bob's real clock fails"
-expect_out_has "error 16" "... with code 16 (state)"
+expect_json "$OUT" 'd["error"]["code"]' 16 "... with code 16 (state)"
 wait_state bob alice online "bob sees the frozen-clock alice online"
 dstop alice
-if dstart alice; then
-	ok "alice's buddyd starts again on the real clock"
-else
-	not_ok "alice's buddyd starts again on the real clock"
-	finish
-fi
+must_start alice "alice's buddyd starts again on the real clock"
 wait_state alice bob online "bob is online at alice again"
 
 # ---- 10. rename (with a second buddy, carol) ----
@@ -648,7 +456,7 @@ expect_rc 0 "alice renames robert back to bob"
 buddies_json alice
 expect_json "$S/buddies.alice.json" 'sorted(b["name"] for b in d)' '["bob", "carol"]' \
 	"alice's buddies are bob and carol"
-expect_json "$S/buddies.alice.json" "$(by_name bob)[0][\"online\"]" true \
+expect_json "$S/buddies.alice.json" "$(by_name bob)[\"online\"]" true \
 	"the renamed buddy's session is unaffected (online)"
 
 # ---- 7. revoke ----
@@ -659,9 +467,9 @@ bud revoke bob
 expect_rc 0 "alice revoke bob"
 wait_state bob alice offline "bob sees alice offline after the revoke"
 buddies_json alice
-expect_json "$S/buddies.alice.json" "$(by_name bob)[0][\"revoked\"] is not None" true \
+expect_json "$S/buddies.alice.json" "$(by_name bob)[\"revoked\"] is not None" true \
 	"alice's buddies show bob revoked"
-expect_json "$S/buddies.alice.json" "$(by_name bob)[0][\"online\"]" false \
+expect_json "$S/buddies.alice.json" "$(by_name bob)[\"online\"]" false \
 	"alice's revoked bob is offline"
 status_json alice
 expect_json "$S/status.alice.json" 'd["buddies"]' 1 "alice's status counts 1 active buddy"
@@ -681,10 +489,10 @@ bud buddies --wait alice --timeout "$ABSENT"
 expect_rc 1 "bob never comes online with alice after the revoke (--wait alice fails)"
 expect_err_has "ended the pairing" "... saying alice ended the pairing (bob's daemon got END)"
 buddies_json bob
-expect_json "$S/buddies.bob.json" "$(by_name alice)[0][\"ended_by_them\"]" true \
+expect_json "$S/buddies.bob.json" "$(by_name alice)[\"ended_by_them\"]" true \
 	"bob's buddies show that alice ended the pairing"
 buddies_json alice
-expect_json "$S/buddies.alice.json" "$(by_name bob)[0][\"online\"]" false \
+expect_json "$S/buddies.alice.json" "$(by_name bob)[\"online\"]" false \
 	"alice still shows bob offline"
 as alice
 bud buddies --wait bob --timeout "$WAIT"
@@ -708,10 +516,6 @@ expect_json "$S/status.alice.json" 'd["buddies"]' 0 "alice's status counts 0 act
 
 # ---- the end ----
 
-for h in alice bob carol mallory; do
-	check "$h's buddyd is still running" alive "$h"
-	dstop "$h"
-	expect_eq "$STOP_RC" 0 "$h's buddyd stops cleanly"
-done
+stop_all alice bob carol mallory
 echo "# pair_test took $(($(date +%s) - T_START)) s"
 finish

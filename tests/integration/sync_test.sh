@@ -23,11 +23,12 @@
 # Run: BUDDY=build/buddy BUDDYD=build/buddyd bash tests/integration/sync_test.sh
 # shellcheck source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# as, dstart, must_start, dstop, dkill9, alive, status_json, buddies_json, wait_state, pair,
+# sync_of, by_name, synced, wait_until, wait_synced, entry_no, lacks, read_ports, init_homes;
+# S, HELPER, WAIT (20s), SYNC_S (20)
+# shellcheck source=peers.sh
+. "$(dirname "${BASH_SOURCE[0]}")/peers.sh"
 
-HELPER="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/sync_helper.py"
-S="$IT_TMP/scratch"
-WAIT=20s           # an upper bound for a state that must come (returns as soon as it does)
-SYNC_S=20          # the same for "every post acknowledged", in seconds
 FLOOD_N=${BUDDY_SYNC_FLOOD:-10000}
 FLOOD_RATE=${BUDDY_SYNC_FLOOD_RATE:-1000} # check-ins per second at most: ~10 s of posting
 SEED=${BUDDY_SYNC_SEED:-$$}
@@ -35,63 +36,7 @@ RANDOM=$SEED
 T_START=$(date +%s)
 echo "# random seed $SEED (BUDDY_SYNC_SEED=$SEED replays the kill points)"
 
-# ---- several daemons: one pid and one fixed port per home ----
-
-declare -A DPID=() # home name -> pid of its buddyd ("" when not running)
-declare -A PORT=() # home name -> the port its buddyd listens on
-
-as() {
-	use_home "$IT_TMP/$1"
-}
-
-# dstart NAME: start NAME's buddyd on 127.0.0.1:${PORT[NAME]} and wait until it serves
-dstart() {
-	as "$1"
-	if start_daemon --listen "127.0.0.1:${PORT[$1]}"; then
-		DPID[$1]=$DAEMON_PID
-		return 0
-	fi
-	DPID[$1]=""
-	return 1
-}
-
-# must_start NAME DESC: dstart, counted; the script cannot go on without the daemon
-must_start() {
-	if dstart "$1"; then
-		ok "$2"
-	else
-		not_ok "$2"
-		finish
-	fi
-}
-
-dstop() {
-	DAEMON_PID=${DPID[$1]:-}
-	DPID[$1]=""
-	stop_daemon
-}
-
-dkill9() {
-	DAEMON_PID=${DPID[$1]:-}
-	DPID[$1]=""
-	kill9_daemon
-}
-
-alive() {
-	[ -n "${DPID[$1]:-}" ] && kill -0 "${DPID[$1]}" 2>/dev/null
-}
-
-status_json() {
-	as "$1"
-	bud status --json
-	cp "$OUT" "$S/status.$1.json"
-}
-
-buddies_json() {
-	as "$1"
-	bud buddies --json
-	cp "$OUT" "$S/buddies.$1.json"
-}
+# ---- helpers of this script (the daemons' are in peers.sh) ----
 
 # show_json WHO PEER [ARGS]: WHO's `buddy show PEER --json ARGS` into $S/show.WHO.json
 show_json() {
@@ -111,27 +56,6 @@ journal_json() {
 	cp "$OUT" "$S/journal.$who.json"
 }
 
-wait_state() {
-	local who="$1" peer="$2" state="$3" desc="$4"
-	as "$who"
-	if [ "$state" = online ]; then
-		bud buddies --wait "$peer" --timeout "$WAIT"
-	else
-		bud buddies --wait "$peer" --offline --timeout "$WAIT"
-	fi
-	expect_rc 0 "$desc"
-}
-
-# sync_of PEER: a python expression for PEER's entry in d["sync"] (status --json)
-sync_of() {
-	printf '[s for s in d["sync"] if s["buddy"] == "%s"][0]' "$1"
-}
-
-# by_name N: a python expression for the buddy called N in d (buddies --json)
-by_name() {
-	printf '[b for b in d if b["name"] == "%s"][0]' "$1"
-}
-
 # entry ID: a python expression for the entry ID in d (journal --json: a list)
 entry() {
 	printf '[e for e in d if e["id"] == %s][0]' "$1"
@@ -146,63 +70,6 @@ commitment() {
 sync_field() {
 	status_json "$1"
 	pyjson "$S/status.$1.json" "$(sync_of "$2")[\"$3\"]"
-}
-
-# synced WHO PEER: WHO has no post waiting for PEER (every one acknowledged by PEER's daemon)
-synced() {
-	status_json "$1"
-	[ "$RC" = 0 ] && [ "$(pyjson "$S/status.$1.json" "$(sync_of "$2")[\"waiting\"]" 2>/dev/null)" = 0 ]
-}
-
-# wait_until SECONDS CMD...: runs CMD until it succeeds, at most SECONDS long (a bounded poll)
-wait_until() {
-	local end=$(($(date +%s%N) + $1 * 1000000000))
-	shift
-	while ! "$@"; do
-		if [ "$(date +%s%N)" -ge "$end" ]; then
-			return 1
-		fi
-		sleep 0.05
-	done
-}
-
-# wait_synced WHO PEER DESC [SECONDS]: every post of WHO to PEER is acknowledged, within bounds
-wait_synced() {
-	local t0
-	t0=$(date +%s%N)
-	if wait_until "${4:-$SYNC_S}" synced "$1" "$2"; then
-		ok "$3"
-		echo "#   (after $((($(date +%s%N) - t0) / 1000000)) ms)"
-	else
-		not_ok "$3"
-		diag "$1's status --json after ${4:-$SYNC_S} s:"
-		head -c 1500 "$S/status.$1.json" | sed 's/^/#     /'
-		echo
-	fi
-}
-
-# lacks GREP-ARGS...: grep finds nothing
-lacks() {
-	! grep -q "$@"
-}
-
-# entry_no: the entry number in the last stdout ("... (entry #12) ...")
-entry_no() {
-	grep -o 'entry #[0-9]*' "$OUT" | head -n 1 | tr -dc '0-9'
-}
-
-# pair INVITER ACCEPTER: the accepter accepts the inviter's invite (the inviter's fixed port)
-pair() {
-	local code
-	as "$1"
-	bud invite --name "$2" --address "127.0.0.1:${PORT[$1]}"
-	expect_rc 0 "$1 invites $2"
-	code=$(head -n 1 "$OUT")
-	as "$2"
-	bud accept "$code" --name "$1"
-	expect_rc 0 "$2 accepts $1's invite"
-	wait_state "$1" "$2" online "$1 sees $2 online"
-	wait_state "$2" "$1" online "$2 sees $1 online"
 }
 
 # rsleep LO HI: sleep a random number of milliseconds in [LO, HI] (to kill at arbitrary points;
@@ -228,16 +95,9 @@ no_marker() {
 
 # ---- homes and daemons ----
 
-read -r PA1 PA PB1 PB PC <<<"$("$PYTHON3" "$HELPER" ports 5)"
-if [ -z "$PC" ]; then
-	echo "Bail out! no free ports below the ephemeral range"
-	exit 2
-fi
+read_ports PA1 PA PB1 PB PC
 echo "# ports: alice $PA1 then $PA, bob $PB1 then $PB, carol $PC"
-for h in alice bob carol; do
-	new_home "$h" -
-	expect_rc 0 "init $h"
-done
+init_homes alice bob carol
 PORT[alice]=$PA1
 PORT[bob]=$PB1
 PORT[carol]=$PC
@@ -741,10 +601,6 @@ expect_json "$S/show.carol.json" "[e['text'] for e in $(commitment walk)['recent
 
 # ---- the end ----
 
-for h in alice bob carol; do
-	check "$h's buddyd is still running" alive "$h"
-	dstop "$h"
-	expect_eq "$STOP_RC" 0 "$h's buddyd stops cleanly"
-done
+stop_all alice bob carol
 echo "# sync_test took $(($(date +%s) - T_START)) s"
 finish

@@ -770,6 +770,12 @@ enum val {
 	V_CAD_DUP_K,
 	V_MAP0,
 	V_ARRAY0,
+	V_DATE,
+	V_DATE_LEAP,
+	V_DATE_FEB29,
+	V_DATE_SHAPE,
+	V_DATE_1969,
+	V_DATE_BIN,
 };
 
 static void pack_cad(msgpack_packer *pk, const char *k, int64_t n, const char *by)
@@ -1093,10 +1099,28 @@ static void pack_val(msgpack_packer *pk, enum val v)
 	case V_ARRAY0:
 		msgpack_pack_array(pk, 0);
 		break;
+	case V_DATE:
+		pack_str(pk, "2026-03-29");
+		break;
+	case V_DATE_LEAP:
+		pack_str(pk, "2028-02-29");
+		break;
+	case V_DATE_FEB29:
+		pack_str(pk, "2026-02-29");
+		break;
+	case V_DATE_SHAPE:
+		pack_str(pk, "2026-3-029");
+		break;
+	case V_DATE_1969:
+		pack_str(pk, "1969-12-31");
+		break;
+	case V_DATE_BIN:
+		buddy_mp_pack_bin(pk, "2026-03-29", 10);
+		break;
 	}
 }
 
-enum body { B_COMMITMENT, B_CHECKIN, B_NOTE, B_RETRACTION, B_REACTION, B_COUNT };
+enum body { B_COMMITMENT, B_CHECKIN, B_NOTE, B_RETRACTION, B_REACTION, B_PAUSE, B_COUNT };
 
 struct kv {
 	const char *key;
@@ -1137,10 +1161,11 @@ static const struct {
 		     {"g", V_TAGS}}},
 	[B_RETRACTION] = {1, {{"e", V_UINT7}}},
 	[B_REACTION] = {3, {{"e", V_UINT7}, {"k", V_CHEER}, {"t", V_EMPTY}}},
+	[B_PAUSE] = {4, {{"c", V_RUN}, {"from", V_TIME}, {"until", V_DATE}, {"r", V_TEXT}}},
 };
 
-static const char *const body_names[B_COUNT] = {"commitment", "check-in", "note", "retraction",
-						"reaction"};
+static const char *const body_names[B_COUNT] = {"commitment", "check-in", "note",
+						"retraction", "reaction", "pause"};
 
 static int read_packed(enum body b, const msgpack_sbuffer *sb)
 {
@@ -1152,6 +1177,7 @@ static int read_packed(enum body b, const msgpack_sbuffer *sb)
 		struct buddy_post_commitment c;
 		struct buddy_post_entry e;
 		struct buddy_post_reaction r;
+		struct buddy_post_pause p;
 		uint64_t id;
 	} out, before;
 	msgpack_unpacked u;
@@ -1172,8 +1198,11 @@ static int read_packed(enum body b, const msgpack_sbuffer *sb)
 	case B_RETRACTION:
 		rc = buddy_post_read_retraction(&u.data, &out.id);
 		break;
-	default:
+	case B_REACTION:
 		rc = buddy_post_read_reaction(&u.data, &out.r);
+		break;
+	default:
+		rc = buddy_post_read_pause(&u.data, &out.p);
 		break;
 	}
 	msgpack_unpacked_destroy(&u);
@@ -1269,6 +1298,10 @@ static void test_bodies_missing_keys(void **state)
 		{B_REACTION, "e", BUDDY_E_INVALID},
 		{B_REACTION, "k", BUDDY_E_INVALID},
 		{B_REACTION, "t", BUDDY_E_INVALID},
+		{B_PAUSE, "c", BUDDY_E_INVALID},
+		{B_PAUSE, "from", BUDDY_E_INVALID},
+		{B_PAUSE, "until", BUDDY_E_INVALID},
+		{B_PAUSE, "r", BUDDY_E_INVALID},
 	};
 
 	(void)state;
@@ -1437,6 +1470,35 @@ static void test_bodies_values(void **state)
 		{B_REACTION, "t", V_TEXT_1001, BUDDY_E_INVALID},
 		{B_REACTION, "t", V_TEXT_CTRL, BUDDY_E_INVALID},
 		{B_REACTION, "t", V_RUN_BIN, BUDDY_E_INVALID},
+		/* pause */
+		{B_PAUSE, "c", V_SLUG_32, 0},
+		{B_PAUSE, "c", V_SLUG_33, BUDDY_E_INVALID},
+		{B_PAUSE, "c", V_SLUG_UPPER, BUDDY_E_INVALID},
+		{B_PAUSE, "c", V_EMPTY, BUDDY_E_INVALID},
+		{B_PAUSE, "c", V_RUN_BIN, BUDDY_E_INVALID},
+		{B_PAUSE, "from", V_NEG, 0},
+		{B_PAUSE, "from", V_UINT0, 0},
+		{B_PAUSE, "from", V_UINT_HUGE, BUDDY_E_INVALID},
+		{B_PAUSE, "from", V_FLOAT, BUDDY_E_INVALID},
+		{B_PAUSE, "from", V_NIL, BUDDY_E_INVALID},
+		{B_PAUSE, "until", V_DATE_LEAP, 0},
+		{B_PAUSE, "until", V_DATE_FEB29, BUDDY_E_INVALID},
+		{B_PAUSE, "until", V_DATE_SHAPE, BUDDY_E_INVALID},
+		{B_PAUSE, "until", V_DATE_1969, BUDDY_E_INVALID},
+		{B_PAUSE, "until", V_DATE_BIN, BUDDY_E_INVALID},
+		{B_PAUSE, "until", V_EMPTY, BUDDY_E_INVALID},
+		{B_PAUSE, "until", V_TIME, BUDDY_E_INVALID},
+		{B_PAUSE, "r", V_EMPTY, 0},
+		{B_PAUSE, "r", V_TEXT_UTF8, 0},
+		{B_PAUSE, "r", V_TITLE_200, 0},
+		{B_PAUSE, "r", V_TITLE_201, BUDDY_E_INVALID},
+		{B_PAUSE, "r", V_TITLE_NL, BUDDY_E_INVALID},
+		{B_PAUSE, "r", V_TEXT_ML, BUDDY_E_INVALID},
+		{B_PAUSE, "r", V_TEXT_CTRL, BUDDY_E_INVALID},
+		{B_PAUSE, "r", V_TEXT_BAD_UTF8, BUDDY_E_INVALID},
+		{B_PAUSE, "r", V_TEXT_NUL, BUDDY_E_INVALID},
+		{B_PAUSE, "r", V_RUN_BIN, BUDDY_E_INVALID},
+		{B_PAUSE, "r", V_NIL, BUDDY_E_INVALID},
 	};
 
 	(void)state;
@@ -1737,6 +1799,53 @@ static void test_retraction_and_reaction_roundtrip(void **state)
 	free(text);
 }
 
+static void test_pause_roundtrip(void **state)
+{
+	static const char *const keys[] = {"c", "from", "until", "r"};
+	static const struct {
+		int y, m, d;
+		const char *date;
+	} dates[] = {{2026, 3, 29, "2026-03-29"},
+		     {2028, 2, 29, "2028-02-29"},
+		     {1970, 1, 1, "1970-01-01"},
+		     {9999, 12, 31, "9999-12-31"}};
+	char reason[BUDDY_POST_PAUSE_REASON_MAX];
+	struct buddy_post_pause pa = {.from = EX_TIME1}, back;
+	msgpack_sbuffer body;
+	const msgpack_object *until;
+	struct posted p;
+
+	(void)state;
+	strcpy(pa.commit, "run-5k");
+	memset(reason, 'z', sizeof(reason));
+	memcpy(reason, "Away \xe2\x9c\x88 ski", 12);
+	for (size_t i = 0; i < COUNT(dates); i++) {
+		pa.until_y = dates[i].y;
+		pa.until_m = dates[i].m;
+		pa.until_d = dates[i].d;
+		pa.reason = i % 2 ? reason : NULL;
+		pa.reason_len = i % 2 ? sizeof(reason) : 0;
+		pa.from = i == 2 ? -5 : EX_TIME1 + (int64_t)i;
+		msgpack_sbuffer_init(&body);
+		assert_int_equal(buddy_post_write_pause(&body, &pa), 0);
+		post_and_decode(&body, BUDDY_POST_PAUSE, &p);
+		assert_keys(p.body, keys, COUNT(keys));
+		until = buddy_mp_get(p.body, "until");
+		assert_true(until && until->type == MSGPACK_OBJECT_STR &&
+			    until->via.str.size == 10 &&
+			    memcmp(until->via.str.ptr, dates[i].date, 10) == 0);
+		assert_int_equal(buddy_post_read_pause(p.body, &back), 0);
+		assert_string_equal(back.commit, "run-5k");
+		assert_true(back.from == pa.from);
+		assert_true(back.until_y == pa.until_y && back.until_m == pa.until_m &&
+			    back.until_d == pa.until_d);
+		assert_int_equal(back.reason_len, pa.reason_len);
+		if (pa.reason_len)
+			assert_memory_equal(back.reason, reason, sizeof(reason));
+		posted_free(&p);
+	}
+}
+
 /* Appends nothing when it refuses. */
 #define assert_refused(call, sb)                                                                   \
 	do {                                                                                       \
@@ -1915,6 +2024,59 @@ static void test_reaction_writer_refusals(void **state)
 	r.text_len = 4;
 	assert_refused(buddy_post_write_reaction(&sb, &r), &sb);
 	assert_refused(buddy_post_write_retraction(&sb, 0), &sb);
+	msgpack_sbuffer_destroy(&sb);
+}
+
+static void test_pause_writer_refusals(void **state)
+{
+	struct buddy_post_pause pa = {
+		.from = EX_TIME1, .until_y = 2026, .until_m = 3, .until_d = 29};
+	char reason[BUDDY_POST_PAUSE_REASON_MAX + 1];
+	msgpack_sbuffer sb;
+
+	(void)state;
+	msgpack_sbuffer_init(&sb);
+	strcpy(pa.commit, "run");
+	assert_int_equal(buddy_post_write_pause(&sb, &pa), 0); /* no reason */
+	pa.commit[0] = 0;
+	assert_refused(buddy_post_write_pause(&sb, &pa), &sb);
+	strcpy(pa.commit, "Run");
+	assert_refused(buddy_post_write_pause(&sb, &pa), &sb);
+	strcpy(pa.commit, "run");
+	pa.until_d = 32;
+	assert_refused(buddy_post_write_pause(&sb, &pa), &sb);
+	pa.until_m = 2;
+	pa.until_d = 29;
+	assert_refused(buddy_post_write_pause(&sb, &pa), &sb); /* 2026 is no leap year */
+	pa.until_y = 1969;
+	pa.until_m = 12;
+	pa.until_d = 31;
+	assert_refused(buddy_post_write_pause(&sb, &pa), &sb);
+	pa.until_y = 10000;
+	pa.until_m = 1;
+	pa.until_d = 1;
+	assert_refused(buddy_post_write_pause(&sb, &pa), &sb);
+	pa.until_y = 2028;
+	pa.until_m = 2;
+	pa.until_d = 29;
+	memset(reason, 'r', sizeof(reason));
+	pa.reason = reason;
+	pa.reason_len = sizeof(reason);
+	assert_refused(buddy_post_write_pause(&sb, &pa), &sb);
+	pa.reason_len = BUDDY_POST_PAUSE_REASON_MAX;
+	assert_int_equal(buddy_post_write_pause(&sb, &pa), 0);
+	pa.reason = "away\nback";
+	pa.reason_len = 9;
+	assert_refused(buddy_post_write_pause(&sb, &pa), &sb); /* one line only */
+	pa.reason = "\x1b[2J";
+	pa.reason_len = 4;
+	assert_refused(buddy_post_write_pause(&sb, &pa), &sb);
+	pa.reason = "a\xff";
+	pa.reason_len = 2;
+	assert_refused(buddy_post_write_pause(&sb, &pa), &sb);
+	pa.reason = NULL;
+	pa.reason_len = 1;
+	assert_refused(buddy_post_write_pause(&sb, &pa), &sb);
 	msgpack_sbuffer_destroy(&sb);
 }
 
@@ -2398,6 +2560,8 @@ int main(void)
 		cmocka_unit_test(test_commitment_writer_refusals),
 		cmocka_unit_test(test_entry_writer_refusals),
 		cmocka_unit_test(test_reaction_writer_refusals),
+		cmocka_unit_test(test_pause_roundtrip),
+		cmocka_unit_test(test_pause_writer_refusals),
 		cmocka_unit_test(test_signatures_bind_every_input),
 		cmocka_unit_test(test_hash_is_keyed_blake2b),
 		cmocka_unit_test(test_heads_roundtrip),

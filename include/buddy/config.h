@@ -1,0 +1,44 @@
+/* The daemon's configuration file, $BUDDY_HOME/config (INI, read with inih): optional; every
+ * setting has a safe default. Read once at start; a malformed file stops buddyd with a message
+ * naming the line.
+ *
+ *   [deadlines]
+ *   remind_lead = 3h        ; how long before a period ends I am reminded (s, m, h, d suffix)
+ *   miss_grace = 1h         ; how long after a buddy's period ends it counts as missed
+ *
+ *   [hooks]
+ *   timeout = 10s           ; a hook still running after this is killed
+ *   checkin = /usr/local/bin/notify-checkin     ; one program per event kind (events.h names)
+ *   default = /home/me/bin/buddy-notify         ; for kinds without their own
+ *
+ * Hook values are a program path and optional arguments separated by spaces (no shell, no
+ * quoting); the event is in the environment (hooks.h). */
+#ifndef BUDDY_CONFIG_H
+#define BUDDY_CONFIG_H
+
+#include "buddy/events.h"
+
+#include <stdint.h>
+
+#define BUDDY_HOOK_ARGS_MAX 16	 /* program and arguments of one hook */
+#define BUDDY_HOOK_LINE_MAX 1024 /* bytes of one hook value */
+
+struct buddy_hook_cmd {
+	char *argv[BUDDY_HOOK_ARGS_MAX + 1]; /* NULL-terminated; argv[0] NULL: no hook */
+};
+
+struct buddy_config {
+	int64_t remind_lead_s, miss_grace_s, hook_timeout_s;
+	struct buddy_hook_cmd hooks[BUDDY_EV_COUNT_]; /* by kind; [0] is "default" */
+};
+
+/* Defaults, then the file at path if it exists. BUDDY_E_INVALID with a message in err (line
+ * number and why) for a malformed file or value; BUDDY_E_PERM for a file others may write. */
+int buddy_config_load(const char *path, struct buddy_config *c, char *err, size_t errlen);
+void buddy_config_free(struct buddy_config *c);
+
+/* The hook for kind: its own, else the default, else NULL. */
+const struct buddy_hook_cmd *buddy_config_hook(const struct buddy_config *c,
+					       enum buddy_event_kind kind);
+
+#endif
