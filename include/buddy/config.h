@@ -12,7 +12,7 @@
  *   default = /home/me/bin/buddy-notify         ; for kinds without their own
  *
  * Hook values are a program path and optional arguments separated by spaces (no shell, no
- * quoting); the event is in the environment (hooks.h). */
+ * quoting); the event is in the environment (hooks.h). Lines are at most 197 bytes. */
 #ifndef BUDDY_CONFIG_H
 #define BUDDY_CONFIG_H
 
@@ -21,7 +21,9 @@
 #include <stdint.h>
 
 #define BUDDY_HOOK_ARGS_MAX 16	 /* program and arguments of one hook */
-#define BUDDY_HOOK_LINE_MAX 1024 /* bytes of one hook value */
+/* bytes of one hook value; a whole line may not be longer than Debian's inih reads at once
+ * (197 bytes: config.c refuses longer lines, naming them, rather than read them cut) */
+#define BUDDY_HOOK_LINE_MAX 1024
 
 struct buddy_hook_cmd {
 	char *argv[BUDDY_HOOK_ARGS_MAX + 1]; /* NULL-terminated; argv[0] NULL: no hook */
