@@ -110,8 +110,9 @@ const struct cli_cmd cli_commands[] = {
 	 "\n"
 	 "Pauses commitment ID from now to the end of the day --until, in the commitment's\n"
 	 "time zone (at most a year ahead). Periods that end during the pause are neither\n"
-	 "reminded nor counted as missed. A pause starts now: it cannot start in the past, so\n"
-	 "it cannot excuse a period that is already over.\n"
+	 "reminded nor counted as missed, if they end at least a day after the pause is made:\n"
+	 "a pause starts now, cannot start in the past, and does not excuse a period that is\n"
+	 "over or ends within a day.\n"
 	 "The buddies ID is shared with are told (a signed post with the date and REASON),\n"
 	 "and their daemons stop counting its paused periods as missed. REASON is optional,\n"
 	 "one line of at most 200 bytes. Pausing again adds another pause; none is undone.\n"},

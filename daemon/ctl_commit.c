@@ -1,5 +1,6 @@
 /* Control methods for commitments and their statistics (proto/CONTROL.md). */
 #include "buddy/clock.h"
+#include "buddy/deadlines.h"
 #include "buddy/error.h"
 #include "buddy/log.h"
 #include "buddy/mp.h"
@@ -172,8 +173,11 @@ void ctl_commit_add(struct buddyd *d, struct ctl_req *r, const msgpack_object *p
 		ctl_error(r, rc, "a commitment \"%s\" exists already", id);
 	else if (rc)
 		ctl_error(r, rc, "%s", why);
-	else
+	else {
 		ctl_append_and_reply(d, r, &rec, 0);
+		/* applied: a commitment with less than the reminder lead left is due now */
+		buddyd_deadlines_tick(d);
+	}
 out:
 	free(title);
 	msgpack_sbuffer_destroy(&rec);

@@ -3,6 +3,7 @@
  * its posts go to disk as one record (streams.h, type 30), so what was meant to be shared
  * cannot be stored without the post that shares it. */
 #include "buddy/clock.h"
+#include "buddy/deadlines.h"
 #include "buddy/error.h"
 #include "buddy/keys.h"
 #include "buddy/log.h"
@@ -796,8 +797,10 @@ void ctl_pause(struct buddyd *d, struct ctl_req *r, const msgpack_object *p)
 	pa.reason_len = reason_len;
 	if (t.n && buddy_post_write_pause(&body, &pa))
 		ctl_error(r, BUDDY_E_INTERNAL, "cannot write the pause post");
-	else
+	else {
 		ctl_append_posts(d, r, &rec, BUDDY_POST_PAUSE, &body, &t, CTL_REPLY_EMPTY, 0);
+		buddyd_deadlines_tick(d); /* applied: the engine re-arms around the pause */
+	}
 out:
 	msgpack_sbuffer_destroy(&rec);
 	msgpack_sbuffer_destroy(&body);

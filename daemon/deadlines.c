@@ -77,6 +77,11 @@ static const struct buddy_config *config_of(const struct buddyd *d)
 	return &d->config;
 }
 
+/* A commitment shared this long after its period (or it) began still counts that period:
+ * sharing right after creating is the usual way, and nothing can have been missed meanwhile
+ * unless its owner checked in within this time. */
+#define SHARE_SLACK_S 3600
+
 static int64_t remind_lead(const struct buddyd *d)
 {
 	const struct buddy_config *c = config_of(d);
@@ -209,7 +214,7 @@ static void remind(struct deadlines *dl, int64_t now, int64_t *next)
 			continue;
 		}
 		if (!buddy_events_has(ev, BUDDY_EV_REMINDER, NULL, c->id, s) &&
-		    !mine_met(j, i, s, e) && !buddy_pauses_covers(p, NULL, c->id, c->tz, e - 1) &&
+		    !mine_met(j, i, s, e) && !buddy_pauses_excuses(p, NULL, c->id, c->tz, e) &&
 		    record(d, now, BUDDY_EV_REMINDER, NULL, c->id, s, e, 0))
 			return;
 		/* the commitment may be re-read after the append: the journal grew */
@@ -365,7 +370,7 @@ static void judge(struct deadlines *dl, const uint8_t pk[32], const struct buddy
 	/* c points into the journal, which an append may move: copy what is needed */
 	snprintf(id, sizeof(id), "%s", c->id);
 	snprintf(tz, sizeof(tz), "%s", c->tz);
-	from = c->first > created ? c->first : created;
+	from = c->since > created ? c->since : created;
 	if (cur->floor > from)
 		from = cur->floor;
 	if (!cur->built) {
@@ -389,8 +394,11 @@ static void judge(struct deadlines *dl, const uint8_t pk[32], const struct buddy
 			cur->done = true;
 			break;
 		}
-		/* a by-date period that ended before it was shared with me is not mine to judge */
-		if (e > from && !buddy_pauses_covers(buddy_journal_pauses(j), pk, id, tz, e - 1) &&
+		/* only periods shared with me from their start (or from the commitment's
+		 * creation, give or take SHARE_SLACK_S) are mine to judge: check-ins made before
+		 * the sharing were never sent, and a partly shared period would be a false miss */
+		if (e > from && from <= (s > created ? s : created) + SHARE_SLACK_S &&
+		    !buddy_pauses_excuses(buddy_journal_pauses(j), pk, id, tz, e) &&
 		    !buddy_events_has(buddy_journal_events(j), BUDDY_EV_MISSED, pk, id, s)) {
 			if (!pts && !(pts = points_of(buddy_journal_seen(j), pk, id, &npts))) {
 				log_error("deadlines: out of memory");

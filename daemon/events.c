@@ -298,7 +298,8 @@ static int post_event(const struct buddy_post_head *h, const msgpack_object *bod
 			return BUDDY_E_INVALID;
 		ev->kind = BUDDY_EV_PAUSE;
 		memcpy(ev->commit, pa.commit, sizeof(ev->commit));
-		ev->period_start = pa.from;
+		/* as pauses.c keeps it: a pause never starts before its post */
+		ev->period_start = pa.from > h->time ? pa.from : h->time;
 		return 0;
 	default:
 		return BUDDY_E_VERSION;
@@ -396,10 +397,14 @@ static int apply_read(struct buddy_events *v, const msgpack_object *body)
 
 	if (!ids == !all)
 		return BUDDY_E_CORRUPT;
+	/* an id past the events there are is ignored, not corrupt: ids are positions derived at
+	 * replay, and a journal must still open if a later version derives fewer events or an
+	 * event was lost to memory at replay (a mark then lands on its neighbour: read state
+	 * only, never content) */
 	if (all) {
-		if (buddy_mp_uint(all, &id) || id > v->n)
+		if (buddy_mp_uint(all, &id))
 			return BUDDY_E_CORRUPT;
-		for (size_t i = v->lo; i < id; i++)
+		for (size_t i = v->lo; i < id && i < v->n; i++)
 			mark(v, i);
 		advance_lo(v);
 		return 0;
@@ -408,10 +413,11 @@ static int apply_read(struct buddy_events *v, const msgpack_object *body)
 	    ids->via.array.size > BUDDY_EVENT_READ_IDS_MAX)
 		return BUDDY_E_CORRUPT;
 	for (uint32_t i = 0; i < ids->via.array.size; i++)
-		if (buddy_mp_uint(&ids->via.array.ptr[i], &id) || id == 0 || id > v->n)
+		if (buddy_mp_uint(&ids->via.array.ptr[i], &id) || id == 0)
 			return BUDDY_E_CORRUPT;
 	for (uint32_t i = 0; i < ids->via.array.size; i++)
-		mark(v, ids->via.array.ptr[i].via.u64 - 1);
+		if (ids->via.array.ptr[i].via.u64 <= v->n)
+			mark(v, ids->via.array.ptr[i].via.u64 - 1);
 	advance_lo(v);
 	return 0;
 }

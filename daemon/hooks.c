@@ -81,7 +81,8 @@ struct slot {
 	struct run *running;
 	struct job *head, *tail;
 	size_t queued;
-	uint64_t dropped; /* since the queue was last full: logged once, then counted */
+	uint64_t dropped;     /* since the queue was last full: logged once, then counted */
+	uint64_t unstartable; /* spawns that failed in a row: the first is logged */
 };
 
 struct buddy_hooks {
@@ -461,13 +462,19 @@ static bool spawn(struct buddy_hooks *h, int kind, struct job *j)
 	r->proc_open = true; /* closed in any case, started or not */
 	r->handles++;
 	if (e) {
-		log_error("hook %s: cannot run %s: %s", name, s->argv[0], uv_strerror(e));
+		/* once until it starts again: a buddy's every post must not be a log line */
+		if (!s->unstartable++)
+			log_error("hook %s: cannot run %s: %s", name, s->argv[0], uv_strerror(e));
 		close_handle((uv_handle_t *)&r->proc, &r->proc_open);
 		close_handle((uv_handle_t *)&r->out[0].pipe, &r->out[0].open);
 		close_handle((uv_handle_t *)&r->out[1].pipe, &r->out[1].open);
 		close_handle((uv_handle_t *)&r->timer, &r->timer_open);
 		return false;
 	}
+	if (s->unstartable > 1)
+		log_info("hook %s: runs again (%" PRIu64 " events found it missing)", name,
+			 s->unstartable - 1);
+	s->unstartable = 0;
 	r->exited = false;
 	r->pid = r->proc.pid;
 	log_debug("hook %s: started %s (pid %d) for event %" PRIu64, name, s->argv[0], r->pid,

@@ -74,9 +74,11 @@ static void post_added(void *arg, bool outgoing, const uint8_t pk[32], uint64_t 
 {
 	struct buddy_journal *j = arg;
 
+	/* what the post says first: the event it raises (live, to watchers and hooks) looks it
+	 * up in seen and pauses */
 	buddy_seen_post(j->seen, outgoing, pk, seq, written, post, len);
-	buddy_events_post(j->events, outgoing, pk, seq, written, post, len);
 	buddy_pauses_post(j->pauses, outgoing, pk, seq, written, post, len);
+	buddy_events_post(j->events, outgoing, pk, seq, written, post, len);
 }
 
 struct buddy_journal *buddy_journal_new(void)

@@ -40,14 +40,18 @@ static void on_idle(uv_idle_t *h)
 	struct late_check *c;
 
 	uv_idle_stop(h);
-	while ((c = n->checks)) {
-		n->checks = c->next;
-		if (n->d->state == BUDDYD_UNLOCKED)
-			buddyd_deadlines_checkin(n->d, c->pk, c->entry);
-		free(c);
-	}
+	/* detached first: the engine's records raise events that may queue new checks */
+	c = n->checks;
+	n->checks = NULL;
 	n->tail = &n->checks;
 	n->nchecks = 0;
+	while (c) {
+		struct late_check *next = c->next;
+		if (n->d->state == BUDDYD_UNLOCKED && n->d->notify == n)
+			buddyd_deadlines_checkin(n->d, c->pk, c->entry);
+		free(c);
+		c = next;
+	}
 }
 
 static void to_watchers(struct buddyd *d, const struct buddy_event *ev)
@@ -102,7 +106,8 @@ void buddyd_notify_start(struct buddyd *d)
 {
 	struct buddyd_notify *n;
 
-	if (d->notify || !d->journal)
+	/* an unlock that completes while buddyd stops starts nothing new */
+	if (d->notify || !d->journal || d->stopping)
 		return;
 	if (!(n = calloc(1, sizeof(*n)))) {
 		log_error("out of memory: events will not be passed on");

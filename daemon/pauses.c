@@ -226,6 +226,22 @@ bool buddy_pauses_covers(const struct buddy_pauses *p, const uint8_t *pk, const 
 	return false;
 }
 
+bool buddy_pauses_excuses(const struct buddy_pauses *p, const uint8_t *pk, const char *commit,
+			  const char *tz, int64_t period_end)
+{
+	const struct group *g = group_find(p, pk, commit);
+	int64_t t = period_end - 1;
+
+	if (!g)
+		return false;
+	/* made in time: a pause announced in the last day of a period does not excuse it */
+	for (size_t i = 0; i < g->n; i++)
+		if (g->v[i].from <= period_end - BUDDY_PAUSE_NOTICE_S && t >= g->v[i].from &&
+		    before_end(&g->v[i], tz, t))
+			return true;
+	return false;
+}
+
 const struct buddy_pause *buddy_pauses_of(const struct buddy_pauses *p, const uint8_t *pk,
 					  const char *commit, size_t *n)
 {

@@ -418,7 +418,11 @@ static int in_commitment(struct buddy_seen *v, struct peer *p, int64_t time,
 		memset(c, 0, sizeof(*c));
 		memcpy(c->id, pc.id, sizeof(c->id));
 		c->first = time;
+		c->since = time;
 	}
+	/* shared again after a stop: the time between is nobody's to judge */
+	if (pc.on && !c->on && c->updated)
+		c->since = time;
 	/* the newest post is the whole state: nothing of the old one survives but the position */
 	wipe_free(c->title);
 	c->title = title;

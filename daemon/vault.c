@@ -175,13 +175,14 @@ static void install(struct buddyd *d, struct vault_job *j)
 	 * that never reached the disk): start the transport afresh from the journal */
 	if (j->reload)
 		buddyd_pairing_stop(d);
+	/* events that happen from now on are news: watchers, hooks (not those of the replay).
+	 * First, so the misses and reminders the engine records right away are heard too. */
+	buddyd_notify_stop(d);
+	buddyd_notify_start(d);
 	buddyd_pairing_start(d);
 	/* after a reload the engine's cursors start afresh from the rebuilt journal */
 	buddyd_deadlines_stop(d);
 	buddyd_deadlines_start(d);
-	/* events that happen from now on are news: watchers, hooks (not those of the replay) */
-	buddyd_notify_stop(d);
-	buddyd_notify_start(d);
 }
 
 static void unlock_done(uv_work_t *w, int uvstatus)

@@ -20,7 +20,7 @@
 
 #include <stdint.h>
 
-#define BUDDY_HOOK_ARGS_MAX 16	 /* program and arguments of one hook */
+#define BUDDY_HOOK_ARGS_MAX 16 /* program and arguments of one hook */
 /* bytes of one hook value; a whole line may not be longer than Debian's inih reads at once
  * (197 bytes: config.c refuses longer lines, naming them, rather than read them cut) */
 #define BUDDY_HOOK_LINE_MAX 1024

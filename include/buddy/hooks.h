@@ -2,7 +2,8 @@
  * with uv_spawn (argv, never a shell), the event in environment variables, a time limit
  * (SIGTERM, then SIGKILL 2 s later), at most one running per kind (later events of that kind
  * wait in a bounded queue; past it they are dropped with a log line), stdout and stderr to the
- * daemon's log line by line. A program that cannot be started is one log line. Environment:
+ * daemon's log line by line. A program that cannot be started is one log line, until it
+ * starts again (a buddy's every post must not become a line). Environment:
  * BUDDY_EVENT (kind name), BUDDY_EVENT_ID, BUDDY_TIME (Unix seconds), BUDDY_FROM (buddy name),
  * BUDDY_FROM_KEY (hex), BUDDY_COMMIT, BUDDY_ENTRY, BUDDY_STATUS, BUDDY_TEXT (check-in or note
  * text, cheer or comment), BUDDY_PERIOD_START, BUDDY_PERIOD_END, BUDDY_ALERT, plus PATH, HOME,

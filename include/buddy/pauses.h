@@ -37,6 +37,13 @@ void buddy_pauses_post(void *p, bool outgoing, const uint8_t pk[32], uint64_t se
 /* Whether time t falls in a pause of commitment `commit` (pk NULL: mine), whose zone is tz. */
 bool buddy_pauses_covers(const struct buddy_pauses *p, const uint8_t *pk, const char *commit,
 			 const char *tz, int64_t t);
+/* Whether the period ending at period_end is excused: a pause covers its last second and was
+ * made at least BUDDY_PAUSE_NOTICE_S before that end, so a period cannot be excused once it
+ * is all but over (no last-minute excuses). The deadline engine asks this. */
+#define BUDDY_PAUSE_NOTICE_S (24 * 3600)
+bool buddy_pauses_excuses(const struct buddy_pauses *p, const uint8_t *pk, const char *commit,
+			  const char *tz, int64_t period_end);
+
 /* The pauses of one commitment (pk NULL: mine), oldest first; *n gets the count. */
 const struct buddy_pause *buddy_pauses_of(const struct buddy_pauses *p, const uint8_t *pk,
 					  const char *commit, size_t *n);

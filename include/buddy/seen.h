@@ -26,6 +26,8 @@ struct buddy_seen_commitment {
 	char tz[BUDDY_TZ_MAX + 1];
 	int64_t created, archived;
 	bool on;	 /* still shared with me */
+	int64_t since;	 /* shared with me without a break since this time (replayed, so it
+			    survives restarts) */
 	int64_t updated; /* time of the newest commitment post about it */
 	int64_t first;	 /* time of the first commitment post about it (shared with me since) */
 };
