@@ -105,6 +105,21 @@ static const char *kind_name(int kind)
 
 /* "name=value" with value cut to max bytes (not inside a UTF-8 character) and control
  * characters replaced by '?' (newlines kept when nl). */
+/* The length of a UTF-8 sequence at p that a terminal or a notification would act on rather
+ * than show, 0 otherwise: C1 controls (U+0080..U+009F) and the bidirectional overrides and
+ * isolates (U+202A..U+202E, U+2066..U+2069), which can make a buddy's text display as other
+ * text. C0 controls are the caller's. */
+static size_t invisible_len(const unsigned char *p, size_t n)
+{
+	if (n >= 2 && p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f)
+		return 2;
+	if (n >= 3 && p[0] == 0xe2 &&
+	    ((p[1] == 0x80 && p[2] >= 0xaa && p[2] <= 0xae) ||
+	     (p[1] == 0x81 && p[2] >= 0xa6 && p[2] <= 0xa9)))
+		return 3;
+	return 0;
+}
+
 static char *make_var(const char *name, const char *value, size_t max, bool nl)
 {
 	size_t nlen = strlen(name), vlen = strnlen(value, max + 1);
@@ -122,7 +137,14 @@ static char *make_var(const char *name, const char *value, size_t max, bool nl)
 	s[nlen] = '=';
 	for (size_t i = 0; i < vlen; i++) {
 		unsigned char c = (unsigned char)value[i];
+		size_t k = invisible_len((const unsigned char *)value + i, vlen - i);
 
+		if (k) {
+			/* each byte of it becomes '?': the length (and the cut above) stay valid */
+			memset(s + nlen + 1 + i, '?', k);
+			i += k - 1;
+			continue;
+		}
 		s[nlen + 1 + i] = (c < 0x20 && !(nl && c == '\n')) || c == 0x7f ? '?' : (char)c;
 	}
 	s[nlen + 1 + vlen] = '\0';

@@ -191,8 +191,10 @@ static void test_environment(void **state)
 	memset(text, 'x', sizeof(text));
 	memcpy(text, "line one\nline\ttwo\x1b[31m red\n", 27);
 	text[sizeof(text) - 1] = '\0';
-	he = (struct buddy_hook_event){
-		.ev = &ev, .from = "alice\nBUDDY_EVIL=1", .status = "done", .text = text};
+	he = (struct buddy_hook_event){.ev = &ev,
+				       .from = "alice\xe2\x80\xae\xc2\x9b\nBUDDY_EVIL=1",
+				       .status = "done",
+				       .text = text};
 	buddy_hooks_run(h, &he);
 	assert_int_equal(uv_run(&f->loop, UV_RUN_DEFAULT), 0);
 
@@ -200,7 +202,8 @@ static void test_environment(void **state)
 	assert_non_null(strstr(env, "BUDDY_EVENT=checkin\n"));
 	assert_non_null(strstr(env, "BUDDY_EVENT_ID=42\n"));
 	assert_non_null(strstr(env, "BUDDY_TIME=1767225600\n"));
-	assert_non_null(strstr(env, "BUDDY_FROM=alice?BUDDY_EVIL=1\n"));
+	/* a bidi override (3 bytes) and a C1 control (2 bytes) shown as '?' each byte, like C0 */
+	assert_non_null(strstr(env, "BUDDY_FROM=alice??????BUDDY_EVIL=1\n"));
 	assert_null(strstr(env, "\nBUDDY_EVIL"));
 	assert_non_null(strstr(env,
 			       "BUDDY_FROM_KEY=a0a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4b5b6b7b8b9"
