@@ -242,12 +242,6 @@ int buddy_buddies_apply(struct buddy_buddies *b, uint64_t type, int64_t written,
 			return BUDDY_E_NOMEM;                                                      \
 	} while (0)
 
-/* [type, now, {n fields follow}] */
-static int head(msgpack_packer *pk, msgpack_sbuffer *out, int type, int64_t now, size_t n)
-{
-	return buddy_mp_record_head(pk, out, (unsigned)type, now, n);
-}
-
 static int kv_bin(msgpack_packer *pk, const char *k, const uint8_t *v, size_t len)
 {
 	PK(buddy_mp_pack_cstr(pk, k));
@@ -265,7 +259,7 @@ int buddy_buddies_make_add(msgpack_sbuffer *out, int64_t now, const uint8_t pk[3
 {
 	msgpack_packer p;
 
-	PK(head(&p, out, BUDDY_REC_BUDDY_ADD, now, 3));
+	PK(buddy_mp_record_head(&p, out, BUDDY_REC_BUDDY_ADD, now, 3));
 	PK(kv_bin(&p, "pk", pk, 32));
 	PK(kv_str(&p, "name", name));
 	PK(buddy_mp_pack_cstr(&p, "addrs"));
@@ -277,7 +271,7 @@ int buddy_buddies_make_rename(msgpack_sbuffer *out, int64_t now, const uint8_t p
 {
 	msgpack_packer p;
 
-	PK(head(&p, out, BUDDY_REC_BUDDY_RENAME, now, 2));
+	PK(buddy_mp_record_head(&p, out, BUDDY_REC_BUDDY_RENAME, now, 2));
 	PK(kv_bin(&p, "pk", pk, 32));
 	return kv_str(&p, "name", name);
 }
@@ -286,7 +280,7 @@ int buddy_buddies_make_verify(msgpack_sbuffer *out, int64_t now, const uint8_t p
 {
 	msgpack_packer p;
 
-	PK(head(&p, out, BUDDY_REC_BUDDY_VERIFY, now, 1));
+	PK(buddy_mp_record_head(&p, out, BUDDY_REC_BUDDY_VERIFY, now, 1));
 	return kv_bin(&p, "pk", pk, 32);
 }
 
@@ -294,7 +288,7 @@ int buddy_buddies_make_revoke(msgpack_sbuffer *out, int64_t now, const uint8_t p
 {
 	msgpack_packer p;
 
-	PK(head(&p, out, BUDDY_REC_BUDDY_REVOKE, now, 2));
+	PK(buddy_mp_record_head(&p, out, BUDDY_REC_BUDDY_REVOKE, now, 2));
 	PK(kv_bin(&p, "pk", pk, 32));
 	PK(buddy_mp_pack_cstr(&p, "forget"));
 	return forget ? msgpack_pack_true(&p) : msgpack_pack_false(&p);
@@ -304,7 +298,7 @@ int buddy_buddies_make_ended(msgpack_sbuffer *out, int64_t now, const uint8_t pk
 {
 	msgpack_packer p;
 
-	PK(head(&p, out, BUDDY_REC_BUDDY_REVOKE, now, 3));
+	PK(buddy_mp_record_head(&p, out, BUDDY_REC_BUDDY_REVOKE, now, 3));
 	PK(kv_bin(&p, "pk", pk, 32));
 	PK(buddy_mp_pack_cstr(&p, "forget"));
 	PK(msgpack_pack_false(&p));
@@ -317,7 +311,7 @@ int buddy_buddies_make_addrs(msgpack_sbuffer *out, int64_t now, const uint8_t pk
 {
 	msgpack_packer p;
 
-	PK(head(&p, out, BUDDY_REC_BUDDY_ADDRS, now, 2));
+	PK(buddy_mp_record_head(&p, out, BUDDY_REC_BUDDY_ADDRS, now, 2));
 	PK(kv_bin(&p, "pk", pk, 32));
 	PK(buddy_mp_pack_cstr(&p, "addrs"));
 	return buddy_addrs_pack(&p, addrs, naddrs);
@@ -328,7 +322,7 @@ int buddy_buddies_make_invite(msgpack_sbuffer *out, int64_t now, const uint8_t i
 {
 	msgpack_packer p;
 
-	PK(head(&p, out, BUDDY_REC_INVITE_ADD, now, 4));
+	PK(buddy_mp_record_head(&p, out, BUDDY_REC_INVITE_ADD, now, 4));
 	PK(kv_bin(&p, "id", id, 8));
 	PK(kv_bin(&p, "secret", secret, 16));
 	PK(buddy_mp_pack_cstr(&p, "expires"));
@@ -340,6 +334,6 @@ int buddy_buddies_make_invite_used(msgpack_sbuffer *out, int64_t now, const uint
 {
 	msgpack_packer p;
 
-	PK(head(&p, out, BUDDY_REC_INVITE_USED, now, 1));
+	PK(buddy_mp_record_head(&p, out, BUDDY_REC_INVITE_USED, now, 1));
 	return kv_bin(&p, "id", id, 8);
 }

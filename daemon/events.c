@@ -511,12 +511,6 @@ size_t buddy_events_unread(const struct buddy_events *v)
 			return BUDDY_E_NOMEM;                                                      \
 	} while (0)
 
-/* [type, now, {n fields follow}] */
-static int head(msgpack_packer *pk, msgpack_sbuffer *out, int type, int64_t now, size_t n)
-{
-	return buddy_mp_record_head(pk, out, (unsigned)type, now, n);
-}
-
 int buddy_events_make(msgpack_sbuffer *out, int64_t now, enum buddy_event_kind kind,
 		      const uint8_t *pk, const char *commit, int64_t period_start,
 		      int64_t period_end, uint64_t entry)
@@ -530,8 +524,8 @@ int buddy_events_make(msgpack_sbuffer *out, int64_t now, enum buddy_event_kind k
 	memcpy(ev.commit, commit, strlen(commit) + 1);
 	if (check_recorded(&ev))
 		return BUDDY_E_INVALID;
-	PK(head(&p, out, BUDDY_REC_EVENT, now,
-		2 + !!pk + (period_start != 0) + (period_end != 0) + (entry != 0)));
+	PK(buddy_mp_record_head(&p, out, BUDDY_REC_EVENT, now,
+				2 + !!pk + (period_start != 0) + (period_end != 0) + (entry != 0)));
 	PK(buddy_mp_pack_cstr(&p, "k"));
 	PK(buddy_mp_pack_cstr(&p, buddy_event_kind_name(kind)));
 	if (pk) {
@@ -564,7 +558,7 @@ int buddy_events_make_read(msgpack_sbuffer *out, int64_t now, const uint64_t *id
 	for (size_t i = 0; i < n; i++)
 		if (ids[i] == 0)
 			return BUDDY_E_INVALID;
-	PK(head(&p, out, BUDDY_REC_READ, now, 1));
+	PK(buddy_mp_record_head(&p, out, BUDDY_REC_READ, now, 1));
 	PK(buddy_mp_pack_cstr(&p, "ids"));
 	PK(msgpack_pack_array(&p, n));
 	for (size_t i = 0; i < n; i++)
@@ -576,7 +570,7 @@ int buddy_events_make_read_all(msgpack_sbuffer *out, int64_t now, uint64_t upto)
 {
 	msgpack_packer p;
 
-	PK(head(&p, out, BUDDY_REC_READ, now, 1));
+	PK(buddy_mp_record_head(&p, out, BUDDY_REC_READ, now, 1));
 	PK(buddy_mp_pack_cstr(&p, "all"));
 	PK(msgpack_pack_uint64(&p, upto));
 	return 0;

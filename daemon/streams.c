@@ -733,12 +733,6 @@ int buddy_posting_add(struct buddy_posting *pg, const struct buddy_streams *s, c
 			return BUDDY_E_NOMEM;                                                      \
 	} while (0)
 
-/* [type, now, {n fields follow}] */
-static int head(msgpack_packer *pk, msgpack_sbuffer *out, int type, int64_t now, size_t n)
-{
-	return buddy_mp_record_head(pk, out, (unsigned)type, now, n);
-}
-
 static int kv_bin(msgpack_packer *pk, const char *k, const uint8_t *v, size_t len)
 {
 	PK(buddy_mp_pack_cstr(pk, k));
@@ -782,7 +776,7 @@ static int pack_posted(msgpack_sbuffer *out, int64_t now, const uint8_t *inner, 
 {
 	msgpack_packer p;
 
-	PK(head(&p, out, BUDDY_REC_POSTED, now, inner ? 2 : 1));
+	PK(buddy_mp_record_head(&p, out, BUDDY_REC_POSTED, now, inner ? 2 : 1));
 	if (inner)
 		PK(kv_bin(&p, "r", inner, inner_len));
 	PK(buddy_mp_pack_cstr(&p, "o"));
@@ -821,7 +815,7 @@ int buddy_streams_make_received(msgpack_sbuffer *out, int64_t now, const uint8_t
 
 	if (!batch_ok(posts, lens, n))
 		return BUDDY_E_INVALID;
-	PK(head(&p, out, BUDDY_REC_RECEIVED, now, 3));
+	PK(buddy_mp_record_head(&p, out, BUDDY_REC_RECEIVED, now, 3));
 	PK(kv_bin(&p, "a", pk, 32));
 	PK(kv_posts(&p, posts, lens, n));
 	return kv_bin(&p, "s", sig, BUDDY_POST_SIG_BYTES);
@@ -834,7 +828,7 @@ int buddy_streams_make_shared(msgpack_sbuffer *out, int64_t now, const char *com
 
 	if (!commit || !buddy_text_slug_valid(commit, strlen(commit)))
 		return BUDDY_E_INVALID;
-	PK(head(&p, out, BUDDY_REC_SHARED, now, 3));
+	PK(buddy_mp_record_head(&p, out, BUDDY_REC_SHARED, now, 3));
 	PK(buddy_mp_pack_cstr(&p, "c"));
 	PK(buddy_mp_pack_cstr(&p, commit));
 	PK(kv_bin(&p, "b", pk, 32));
@@ -848,7 +842,7 @@ int buddy_streams_make_delivered(msgpack_sbuffer *out, int64_t now, const uint8_
 
 	if (seq == 0)
 		return BUDDY_E_INVALID;
-	PK(head(&p, out, BUDDY_REC_DELIVERED, now, 3));
+	PK(buddy_mp_record_head(&p, out, BUDDY_REC_DELIVERED, now, 3));
 	PK(kv_bin(&p, "b", pk, 32));
 	PK(kv_uint(&p, "h", seq));
 	return kv_bin(&p, "r", receipt, BUDDY_POST_SIG_BYTES);
@@ -862,7 +856,7 @@ int buddy_streams_make_fork(msgpack_sbuffer *out, int64_t now, const uint8_t pk[
 
 	if (seq == 0 || !batch_ok(posts, lens, n))
 		return BUDDY_E_INVALID;
-	PK(head(&p, out, BUDDY_REC_FORK, now, 4));
+	PK(buddy_mp_record_head(&p, out, BUDDY_REC_FORK, now, 4));
 	PK(kv_bin(&p, "a", pk, 32));
 	PK(kv_uint(&p, "h", seq));
 	PK(kv_posts(&p, posts, lens, n));
@@ -876,7 +870,7 @@ int buddy_streams_make_alert(msgpack_sbuffer *out, int64_t now, const uint8_t pk
 
 	if (!kind || !alert_kind_valid(kind, strlen(kind)))
 		return BUDDY_E_INVALID;
-	PK(head(&p, out, BUDDY_REC_ALERT, now, 3));
+	PK(buddy_mp_record_head(&p, out, BUDDY_REC_ALERT, now, 3));
 	PK(kv_bin(&p, "b", pk, 32));
 	PK(buddy_mp_pack_cstr(&p, "k"));
 	PK(buddy_mp_pack_cstr(&p, kind));
