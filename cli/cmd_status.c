@@ -22,6 +22,9 @@ static void print_sync(const msgpack_object *r)
 	}
 	if (alerts > 0)
 		printf("alerts       %lld (see buddy show NAME)\n", (long long)alerts);
+	if (cli_int(r, "unread") > 0)
+		printf("inbox        %lld unread (see buddy inbox)\n",
+		       (long long)cli_int(r, "unread"));
 }
 
 int cmd_status(int argc, char **argv)

@@ -5,6 +5,7 @@
 #include "buddy/clock.h"
 #include "buddy/deadlines.h"
 #include "buddy/error.h"
+#include "buddy/events.h"
 #include "buddy/limits.h"
 #include "buddy/mp.h"
 #include "buddy/peer.h"
@@ -84,6 +85,8 @@ static void pack_sync(struct buddyd *d, msgpack_packer *pk)
 	}
 	buddy_mp_pack_cstr(pk, "alerts");
 	msgpack_pack_uint64(pk, buddy_streams_nalerts(st));
+	buddy_mp_pack_cstr(pk, "unread");
+	msgpack_pack_uint64(pk, buddy_events_unread(buddy_journal_events(d->journal)));
 }
 
 void ctl_status(struct buddyd *d, struct ctl_req *r, const msgpack_object *p)
@@ -97,7 +100,7 @@ void ctl_status(struct buddyd *d, struct ctl_req *r, const msgpack_object *p)
 	for (size_t i = 0; i < n; i++)
 		archived += buddy_journal_commit_at(d->journal, i)->archived != 0;
 	buddy_keys_fingerprint(d->keyfile.sign_pk, fp);
-	msgpack_pack_map(pk, open ? 16 : 8);
+	msgpack_pack_map(pk, open ? 17 : 8);
 	buddy_mp_pack_cstr(pk, "version");
 	buddy_mp_pack_cstr(pk, BUDDY_VERSION);
 	buddy_mp_pack_cstr(pk, "control_version");
