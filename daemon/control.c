@@ -34,6 +34,7 @@ struct ctl_client {
 	bool eof;	 /* the client will send nothing more: close once answered */
 	bool resume_pending; /* answered: its next request runs from on_idle */
 	bool watching;	     /* subscribed to events (`watch`): notifications are pushed */
+	size_t pending;	     /* answers queued and not yet written */
 	uv_shutdown_t shutdown;
 };
 
@@ -86,8 +87,11 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b);
 static void on_written(uv_write_t *w, int status)
 {
 	struct write_req *wr = (struct write_req *)w;
+	struct ctl_client *cl = w->handle->data;
 
 	(void)status;
+	if (cl && cl->pending)
+		cl->pending--;
 	/* answers carry journal text, and an invite code carries its secret */
 	sodium_memzero(wr->data, wr->len);
 	free(wr->data);
@@ -141,19 +145,30 @@ static void send_and_free(struct ctl_req *r)
 	/* answers already waiting past the mark mean the client stopped reading; one large
 	 * answer to a client that reads is fine, so the new one is not counted */
 	if (cl && !cl->closing &&
-	    uv_stream_get_write_queue_size((uv_stream_t *)&cl->pipe) > BUDDY_CONTROL_WRITE_HWM) {
+	    (uv_stream_get_write_queue_size((uv_stream_t *)&cl->pipe) > BUDDY_CONTROL_WRITE_HWM ||
+	     cl->pending > BUDDY_CONTROL_PENDING_MAX)) {
 		log_warn("control client is not reading its answers: dropped");
 		client_close(cl);
 	}
 	if (cl && !cl->closing && (wr = malloc(sizeof(*wr)))) {
 		b.len = r->sbuf.size;
-		b.base = msgpack_sbuffer_release(&r->sbuf);
+		/* a small answer in a large buffer is queued in one of its own size: what a client
+		 * that does not read can make us hold is counted in what is held */
+		if (r->sbuf.alloc > 2 * r->sbuf.size + 256 &&
+		    (b.base = malloc(b.len ? b.len : 1))) {
+			memcpy(b.base, r->sbuf.data, b.len);
+			sodium_memzero(r->sbuf.data, r->sbuf.size);
+		} else {
+			b.base = msgpack_sbuffer_release(&r->sbuf);
+		}
 		wr->data = b.base;
 		wr->len = b.len;
 		if (uv_write(&wr->req, (uv_stream_t *)&cl->pipe, &b, 1, on_written)) {
 			free(wr->data);
 			free(wr);
 			client_close(cl);
+		} else {
+			cl->pending++;
 		}
 	}
 	msgpack_sbuffer_destroy(&r->sbuf);
@@ -630,6 +645,8 @@ void buddy_control_notify(struct buddy_control *c, const char *method, const uin
 			free(wr->data);
 			free(wr);
 			client_close(cl);
+		} else {
+			cl->pending++;
 		}
 	}
 	/* events carry what buddies wrote */

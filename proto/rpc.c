@@ -38,15 +38,17 @@ int buddy_rpc_parse_request(const msgpack_object *o, struct buddy_rpc_request *r
 	uint64_t type, msgid;
 
 	*msgid_known = 0;
-	if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size != 4)
+	if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size < 2)
 		return BUDDY_E_INVALID;
 	a = o->via.array.ptr;
-	if (buddy_mp_uint(&a[0], &type) || type != BUDDY_RPC_REQUEST)
-		return BUDDY_E_INVALID;
+	/* the msgid first, whatever else is wrong: the error answer can then name the request
+	 * (proto/CONTROL.md, "Limits and malformed input") */
 	if (buddy_mp_uint(&a[1], &msgid) || msgid > UINT32_MAX)
 		return BUDDY_E_INVALID;
 	req->msgid = (uint32_t)msgid;
 	*msgid_known = 1;
+	if (o->via.array.size != 4 || buddy_mp_uint(&a[0], &type) || type != BUDDY_RPC_REQUEST)
+		return BUDDY_E_INVALID;
 	if (buddy_mp_str(&a[2], 64, &req->method, &req->method_len))
 		return BUDDY_E_INVALID;
 	/* params: [] or [map]; a bare map is accepted too, as some clients send it */

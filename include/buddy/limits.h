@@ -21,10 +21,11 @@
 #define BUDDY_CONTROL_DEPTH_MAX	   8		      /* msgpack nesting in a request */
 #define BUDDY_CONTROL_CLIENTS_MAX  64		      /* control connections at once */
 #define BUDDY_CONTROL_WRITE_HWM                                                                    \
-	(8 * 1024 * 1024)		     /* queued reply bytes before a client is dropped */
-#define BUDDY_CONTROL_WATCH_HWM (256 * 1024) /* unread event bytes before a watcher is dropped */
-#define BUDDY_PAGE_MAX		1000	     /* entries in one journal page */
-#define BUDDY_IMPORT_BATCH_MAX	500	     /* entries in one import request */
+	(8 * 1024 * 1024)		       /* queued reply bytes before a client is dropped */
+#define BUDDY_CONTROL_PENDING_MAX 1024	       /* queued answers before a client is dropped */
+#define BUDDY_CONTROL_WATCH_HWM	  (256 * 1024) /* unread event bytes before a watcher is dropped */
+#define BUDDY_PAGE_MAX		  1000	       /* entries in one journal page */
+#define BUDDY_IMPORT_BATCH_MAX	  500	       /* entries in one import request */
 
 /* Peer transport (proto/PROTOCOL.md) */
 #define BUDDY_PEER_PORT		 7654		 /* default listen port */
