@@ -240,6 +240,56 @@ def never_reads():
     health("a client that never reads")
 
 
+def other_uid():
+    """SO_PEERCRED: a client of another uid that reaches the socket is closed unanswered. The
+    home is 0700, so another user cannot even reach the socket; to test the daemon's own check
+    the test opens the way (home 0711, socket 0666) for the length of this check. Needs root
+    to become another uid: skipped with a message otherwise."""
+    if os.geteuid() != 0:
+        print("# skip: the other-uid check needs root (to run a client as nobody)")
+        return
+    home_dir = os.path.dirname(SOCK)
+    mode_home, mode_sock = os.stat(home_dir).st_mode & 0o7777, os.stat(SOCK).st_mode & 0o7777
+    os.chmod(home_dir, 0o711)
+    os.chmod(SOCK, 0o666)
+    try:
+        r, w = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            os.close(r)
+            out = b"?"
+            try:
+                os.setgroups([])
+                os.setgid(65534)
+                os.setuid(65534)
+                s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                s.settimeout(TIMEOUT)
+                s.connect(SOCK)
+                s.sendall(STATUS)
+                data = s.recv(4096)
+                out = b"answered" if data else b"closed"
+            except (ConnectionError, OSError) as e:
+                out = ("error " + type(e).__name__).encode()
+            os.write(w, out)
+            os._exit(0)
+        os.close(w)
+        got = b""
+        while True:
+            chunk = os.read(r, 100)
+            if not chunk:
+                break
+            got += chunk
+        os.close(r)
+        os.waitpid(pid, 0)
+        ok(got in (b"closed", b"error ConnectionResetError", b"error BrokenPipeError"),
+           "a client of another uid (nobody) is closed without an answer (SO_PEERCRED)",
+           got.decode(errors="replace"))
+    finally:
+        os.chmod(home_dir, mode_home)
+        os.chmod(SOCK, mode_sock)
+    health("a client of another uid")
+
+
 def many_clients():
     clients, extra_closed = [], []
     try:
@@ -414,6 +464,7 @@ def main():
               % rss_kb(DAEMON.proc.pid, "VmHWM"))
         never_reads()
         many_clients()
+        other_uid()
 
         hwm = rss_kb(DAEMON.proc.pid, "VmHWM")
         ok(0 < hwm < RSS_LIMIT_KB, "buddyd peak RSS (VmHWM) over the whole test under 64 MiB "
