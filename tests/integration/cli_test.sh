@@ -868,6 +868,16 @@ bud journal --json
 expect_json "$OUT" '[e["text"] for e in d]' '["a note without passphrase"]' "its note survived both passphrase changes"
 stop_daemon
 expect_eq "$STOP_RC" 0 "its buddyd stops cleanly"
+# a home others may enter is refused at start, with the chmod that fixes it (SECURITY.md)
+chmod 0755 "$IT_TMP/nopass"
+if start_daemon; then
+	not_ok "buddyd refuses a home that is open to group and others (it started)"
+	stop_daemon
+else
+	ok "buddyd refuses a home that is open to group and others (exit $DAEMON_RC)"
+fi
+check "... saying how to fix it (chmod)" sh -c "tail -n 3 \"$DAEMON_LOG\" | grep -q chmod"
+chmod 0700 "$IT_TMP/nopass"
 use_home "$HOME1"
 DAEMON_PID=$MAIN_PID
 
