@@ -51,6 +51,8 @@ int buddy_rpc_parse_request(const msgpack_object *o, struct buddy_rpc_request *r
 		return BUDDY_E_INVALID;
 	if (buddy_mp_str(&a[2], 64, &req->method, &req->method_len))
 		return BUDDY_E_INVALID;
+	if (!req->method_len)
+		req->method = ""; /* msgpack-c gives NULL for an empty str: never a NULL name */
 	/* params: [] or [map]; a bare map is accepted too, as some clients send it */
 	if (a[3].type == MSGPACK_OBJECT_MAP) {
 		req->params = &a[3];
