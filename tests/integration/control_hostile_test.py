@@ -30,6 +30,9 @@ from buddy_peer import (  # noqa: E402
 REQUEST_MAX = 1024 * 1024  # include/buddy/limits.h BUDDY_CONTROL_REQUEST_MAX
 CLIENTS_MAX = 64  # BUDDY_CONTROL_CLIENTS_MAX
 RSS_LIMIT_KB = 64 * 1024
+# Under valgrind (cmake -DBUDDY_VALGRIND=ON) the daemon's process is valgrind's: its memory says
+# nothing of buddyd's, so the memory checks are skipped there (the drop itself is still checked).
+UNDER_VALGRIND = bool(os.environ.get("BUDDYD_REAL"))
 MARK = "hostile-test check-in: must survive every case"
 
 SOCK = None
@@ -236,7 +239,11 @@ def never_reads():
           "max VmRSS %d kB" % (total, dropped, err, stalled, max_rss))
     ok(dropped, "client that never reads is dropped by the daemon",
        "%d bytes written, stalled %s" % (total, stalled))
-    ok(0 < max_rss < RSS_LIMIT_KB, "buddyd VmRSS stays under 64 MiB meanwhile (%d kB)" % max_rss)
+    if UNDER_VALGRIND:
+        print("# skip: memory checks under valgrind")
+    else:
+        ok(0 < max_rss < RSS_LIMIT_KB,
+           "buddyd VmRSS stays under 64 MiB meanwhile (%d kB)" % max_rss)
     health("a client that never reads")
 
 
@@ -467,7 +474,8 @@ def main():
         other_uid()
 
         hwm = rss_kb(DAEMON.proc.pid, "VmHWM")
-        ok(0 < hwm < RSS_LIMIT_KB, "buddyd peak RSS (VmHWM) over the whole test under 64 MiB "
+        ok(UNDER_VALGRIND or 0 < hwm < RSS_LIMIT_KB,
+           "buddyd peak RSS (VmHWM) over the whole test under 64 MiB "
            "(%d kB)" % hwm)
     except Fail as e:
         print("# aborted: %s" % e)
