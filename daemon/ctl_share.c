@@ -441,6 +441,25 @@ static size_t pick_retracted(const struct buddy_seen *v, const uint8_t who[32], 
 	return k;
 }
 
+/* The 7 map entries that say what a buddy's commitment is (show and received both use them). */
+static void pack_seen_commit_fields(msgpack_packer *pk, const struct buddy_seen_commitment *c)
+{
+	buddy_mp_pack_cstr(pk, "id");
+	buddy_mp_pack_cstr(pk, c->id);
+	buddy_mp_pack_cstr(pk, "title");
+	buddy_mp_pack_cstr(pk, c->title ? c->title : "");
+	buddy_mp_pack_cstr(pk, "cadence");
+	ctl_pack_cadence(pk, &c->cadence);
+	buddy_mp_pack_cstr(pk, "tz");
+	buddy_mp_pack_cstr(pk, c->tz);
+	buddy_mp_pack_cstr(pk, "created");
+	msgpack_pack_int64(pk, c->created);
+	buddy_mp_pack_cstr(pk, "archived");
+	c->archived ? msgpack_pack_int64(pk, c->archived) : msgpack_pack_nil(pk);
+	buddy_mp_pack_cstr(pk, "shared");
+	c->on ? msgpack_pack_true(pk) : msgpack_pack_false(pk);
+}
+
 static int pack_seen_commit(msgpack_packer *pk, struct buddyd *d, const uint8_t who[32],
 			    const struct buddy_seen_commitment *c, size_t recent, size_t *idx)
 {
@@ -459,20 +478,7 @@ static int pack_seen_commit(msgpack_packer *pk, struct buddyd *d, const uint8_t 
 			pts[npts++] = (struct buddy_checkin_point){e->at, e->status};
 	}
 	msgpack_pack_map(pk, 11);
-	buddy_mp_pack_cstr(pk, "id");
-	buddy_mp_pack_cstr(pk, c->id);
-	buddy_mp_pack_cstr(pk, "title");
-	buddy_mp_pack_cstr(pk, c->title ? c->title : "");
-	buddy_mp_pack_cstr(pk, "cadence");
-	ctl_pack_cadence(pk, &c->cadence);
-	buddy_mp_pack_cstr(pk, "tz");
-	buddy_mp_pack_cstr(pk, c->tz);
-	buddy_mp_pack_cstr(pk, "created");
-	msgpack_pack_int64(pk, c->created);
-	buddy_mp_pack_cstr(pk, "archived");
-	c->archived ? msgpack_pack_int64(pk, c->archived) : msgpack_pack_nil(pk);
-	buddy_mp_pack_cstr(pk, "shared");
-	c->on ? msgpack_pack_true(pk) : msgpack_pack_false(pk);
+	pack_seen_commit_fields(pk, c);
 	buddy_mp_pack_cstr(pk, "checkins");
 	msgpack_pack_uint64(pk, npts);
 	buddy_mp_pack_cstr(pk, "pauses");
@@ -588,20 +594,7 @@ void ctl_show(struct buddyd *d, struct ctl_req *r, const msgpack_object *p)
 static void pack_seen_commit_brief(msgpack_packer *pk, const struct buddy_seen_commitment *c)
 {
 	msgpack_pack_map(pk, 7);
-	buddy_mp_pack_cstr(pk, "id");
-	buddy_mp_pack_cstr(pk, c->id);
-	buddy_mp_pack_cstr(pk, "title");
-	buddy_mp_pack_cstr(pk, c->title ? c->title : "");
-	buddy_mp_pack_cstr(pk, "cadence");
-	ctl_pack_cadence(pk, &c->cadence);
-	buddy_mp_pack_cstr(pk, "tz");
-	buddy_mp_pack_cstr(pk, c->tz);
-	buddy_mp_pack_cstr(pk, "created");
-	msgpack_pack_int64(pk, c->created);
-	buddy_mp_pack_cstr(pk, "archived");
-	c->archived ? msgpack_pack_int64(pk, c->archived) : msgpack_pack_nil(pk);
-	buddy_mp_pack_cstr(pk, "shared");
-	c->on ? msgpack_pack_true(pk) : msgpack_pack_false(pk);
+	pack_seen_commit_fields(pk, c);
 }
 
 void ctl_received(struct buddyd *d, struct ctl_req *r, const msgpack_object *p)
