@@ -3,7 +3,11 @@
  * Each connection handles one request at a time: reading stops while a request is in flight
  * and resumes once it is answered, so a client can neither pile up work nor reorder answers.
  * Bytes are framed with buddy_mp_check before msgpack-c sees them, so a hostile size field
- * costs nothing; a connection whose bytes cannot be framed gets one error and is closed. */
+ * costs nothing; a connection whose bytes cannot be framed gets one error and is closed.
+ *
+ * A request that needs the journal while it is being unlocked or rebuilt after a write error
+ * is parked (its bytes stay in the buffer, reading stops) and runs once that ends: the client
+ * gets the real answer instead of "try again", and no client has to poll. */
 #include "buddy/control.h"
 #include "buddy/error.h"
 #include "buddy/limits.h"
@@ -34,6 +38,7 @@ struct ctl_client {
 	bool eof;	 /* the client will send nothing more: close once answered */
 	bool resume_pending; /* answered: its next request runs from on_idle */
 	bool watching;	     /* subscribed to events (`watch`): notifications are pushed */
+	bool parked;	     /* its next request waits for the journal to open */
 	size_t pending;	     /* answers queued and not yet written */
 	uv_shutdown_t shutdown;
 };
@@ -100,10 +105,10 @@ static void on_written(uv_write_t *w, int status)
 
 static void resume(struct ctl_client *cl)
 {
-	if (cl->in_handler || cl->busy || cl->closing)
+	if (cl->in_handler || cl->busy || cl->closing || cl->parked)
 		return;
 	process(cl);
-	if (cl->busy || cl->closing)
+	if (cl->busy || cl->closing || cl->parked)
 		return;
 	if (cl->eof)
 		client_close_after_writes(cl);
@@ -239,6 +244,13 @@ void ctl_done_cb(struct buddyd *d, void *arg, int status, const char *detail)
 
 /* ---- dispatch ---- */
 
+/* Unlocking and rebuilding end on their own within seconds; locked does not. A stopping
+ * daemon parks nothing: it answers. */
+static bool journal_opening(const struct buddyd *d, const struct buddy_control *c)
+{
+	return !c->stopping && (d->state == BUDDYD_UNLOCKING || d->state == BUDDYD_RELOADING);
+}
+
 static const struct ctl_method *find_method(const char *name, size_t len)
 {
 	for (const struct ctl_method *m = ctl_methods; m->name; m++)
@@ -318,8 +330,17 @@ static void handle_one(struct ctl_client *cl, size_t objlen)
 		client_close(cl);
 		goto out;
 	}
-	cl->busy = r;
 	m = find_method(rq.method, rq.method_len);
+	if (m && m->needs_open && journal_opening(d, cl->ctl)) {
+		/* the request's bytes stay: it is decoded again when the journal is open */
+		free(r);
+		cl->parked = true;
+		cl->in_handler = false;
+		msgpack_unpacked_destroy(&u);
+		uv_read_stop((uv_stream_t *)&cl->pipe);
+		return;
+	}
+	cl->busy = r;
 	if (!m) {
 		ctl_error(r, BUDDY_E_METHOD, "unknown method \"%.*s\"", (int)rq.method_len,
 			  rq.method);
@@ -341,7 +362,7 @@ out:
 
 static void process(struct ctl_client *cl)
 {
-	while (!cl->busy && !cl->closing && cl->len > 0) {
+	while (!cl->busy && !cl->closing && !cl->parked && cl->len > 0) {
 		size_t objlen = 0;
 		int rc = buddy_mp_check(cl->buf, cl->len, &request_limits, &objlen);
 
@@ -392,8 +413,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
 		/* a client may half-close after its request: it still gets every answer */
 		cl->eof = true;
 		uv_read_stop(s);
-		if (!cl->busy)
-			resume(cl);
+		resume(cl);
 		return;
 	}
 	if (nread < 0) {
@@ -403,7 +423,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
 	cl->len += (size_t)nread;
 	if (!cl->busy)
 		process(cl);
-	if (!cl->busy && !cl->closing && cl->len >= BUDDY_CONTROL_REQUEST_MAX + 1)
+	if (!cl->busy && !cl->closing && !cl->parked && cl->len >= BUDDY_CONTROL_REQUEST_MAX + 1)
 		fatal_framing(cl, BUDDY_E_TOOBIG);
 }
 
@@ -587,6 +607,24 @@ static void on_drain_timeout(uv_timer_t *t)
 		client_close(c->clients);
 }
 
+void buddy_control_journal_settled(struct buddy_control *c)
+{
+	bool any = false;
+
+	if (!c || c->stopping)
+		return;
+	for (struct ctl_client *cl = c->clients; cl; cl = cl->next) {
+		if (cl->parked && !cl->closing) {
+			cl->parked = false;
+			cl->resume_pending = true;
+			any = true;
+		}
+	}
+	/* from the loop, not from inside the vault's callback */
+	if (any)
+		uv_idle_start(&c->idle, on_idle);
+}
+
 void ctl_watch(struct buddyd *d, struct ctl_req *r, const msgpack_object *p)
 {
 	(void)d;
@@ -668,10 +706,18 @@ void buddy_control_stop(struct buddy_control *c)
 	for (cl = c->clients; cl; cl = next) {
 		next = cl->next;
 		cl->resume_pending = false;
-		if (cl->busy || cl->in_handler)
+		if (cl->parked) {
+			/* its request is answered (not open: the daemon is going) and it is closed
+			 */
+			cl->parked = false;
+			process(cl);
+			if (!cl->busy && !cl->closing)
+				client_close_after_writes(cl);
+		} else if (cl->busy || cl->in_handler) {
 			uv_read_stop((uv_stream_t *)&cl->pipe);
-		else
+		} else {
 			client_close_after_writes(cl);
+		}
 	}
 	if (!c->clients)
 		close_own_handles(c);

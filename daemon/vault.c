@@ -2,6 +2,7 @@
  * failed write (see buddy/daemon.h). Argon2id and the store's replay run on the threadpool;
  * everything they produce is installed on the loop thread in the after-work callbacks. */
 #include "buddy/clock.h"
+#include "buddy/control.h"
 #include "buddy/daemon.h"
 #include "buddy/deadlines.h"
 #include "buddy/error.h"
@@ -217,6 +218,7 @@ static void unlock_done(uv_work_t *w, int uvstatus)
 	if (j->cb)
 		j->cb(d, j->arg, j->status, j->detail[0] ? j->detail : NULL);
 	job_free(j);
+	buddy_control_journal_settled(d->control);
 }
 
 static int rate_limited(struct buddyd *d, buddyd_done_cb cb, void *arg)

@@ -42,6 +42,10 @@ size_t buddy_control_watchers(const struct buddy_control *c);
 void buddy_control_notify(struct buddy_control *c, const char *method, const uint8_t *params,
 			  size_t len);
 
+/* The journal has left the unlocking or reloading state (open, or locked after a failure):
+ * requests parked while it was opening run now, from the loop. */
+void buddy_control_journal_settled(struct buddy_control *c);
+
 /* The standard answer for a journal that is not open (locked, unlocking, reloading). */
 void ctl_error_not_open(struct buddyd *d, struct ctl_req *r);
 

@@ -335,6 +335,39 @@ def many_clients():
     health("%d+ simultaneous connections" % CLIENTS_MAX, retry_on_close=True)
 
 
+def parked_while_unlocking():
+    """A request that needs the journal, sent while it is being unlocked, waits and gets the
+    real answer (proto/CONTROL.md "Envelope"), never "busy, try again". Whether the daemon was
+    still unlocking when the request arrived is read from `status` on the same connection, and
+    the round is repeated until that was seen (Argon2 makes the window ~100 ms)."""
+    seen = 0
+    for attempt in range(20):
+        a, b = Client(), Client()
+        a.send(req(1, "lock"))
+        objs, _ = a.read(1)
+        require(objs and is_ok(objs[0], 1), "lock answers ok", repr(objs))
+        a.send(req(2, "unlock", [{"passphrase": ""}]))
+        b.send(req(3, "status"))
+        st, _ = b.read(1)
+        state = st[0][3].get("state") if st and is_ok(st[0], 3) else None
+        b.send(req(4, "journal"))
+        objs, _ = b.read(1)
+        done, _ = a.read(1)
+        a.close()
+        b.close()
+        require(done and is_ok(done[0], 2), "unlock answers ok", repr(done))
+        got = objs and is_ok(objs[0], 4) and isinstance(objs[0][3], dict) \
+            and any(e.get("text") == MARK for e in objs[0][3].get("entries", []))
+        if state == "unlocking":
+            seen += 1
+            ok(got, "journal sent while unlocking (attempt %d) waits and answers with the "
+               "entries" % (attempt + 1), repr(objs)[:300])
+            break
+        require(got, "journal after the unlock answers with the entries", repr(objs)[:300])
+    ok(seen == 1, "the daemon was seen unlocking when the request arrived", "never in 20")
+    health("requests parked while unlocking")
+
+
 def main():
     global SOCK, ENV, DAEMON, BASELINE
     home = tempfile.mkdtemp(prefix="buddy-ctlh-")
@@ -469,6 +502,7 @@ def main():
 
         print("# buddyd VmHWM before the never-reading client: %d kB"
               % rss_kb(DAEMON.proc.pid, "VmHWM"))
+        parked_while_unlocking()
         never_reads()
         many_clients()
         other_uid()
