@@ -39,6 +39,13 @@ int cli_usage_err(const char *cmd, const char *fmt, ...) __attribute__((format(p
 /* Prints the usage text of cmd when argv asks for --help (anywhere); returns true then. */
 bool cli_wants_help(const struct cli_cmd *cmd, int argc, char **argv);
 const struct cli_cmd *cli_find(const char *name);
+/* The exit codes, as `buddy --help` and the manual list them. */
+extern const char cli_exit_codes[];
+
+/* ---- man.c ---- */
+
+/* Prints buddy(1) in scdoc source, from the command table. */
+void cli_print_scdoc(FILE *f);
 
 /* ---- client.c ---- */
 

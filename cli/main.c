@@ -261,12 +261,19 @@ const struct cli_cmd cli_commands[] = {
 	 "one JSON object per line, for scripts. Events are only raised while the journal is\n"
 	 "unlocked. A watcher that does not keep up (256 KiB queued) is disconnected rather\n"
 	 "than slowing the daemon down. Several watchers may run at once.\n"},
-	{"help", cmd_help, "show help for a command", "Usage: buddy help [COMMAND]\n"},
+	{"help", cmd_help, "show help for a command",
+	 "Usage: buddy help [COMMAND]\n"
+	 "       buddy help --commands | --scdoc\n"
+	 "\n"
+	 "Shows the help of COMMAND (the same as buddy COMMAND --help), or the list of commands.\n"
+	 "--commands prints only the command names, one per line (for shell completion).\n"
+	 "--scdoc prints the manual page buddy(1), made from these same help texts, in scdoc\n"
+	 "source (the build turns it into the installed man page).\n"},
 	{"version", cmd_version, "show the version", "Usage: buddy version\n"},
 	{NULL, NULL, NULL, NULL},
 };
 
-static const char exit_codes[] =
+const char cli_exit_codes[] =
 	"Exit codes: 0 success, 1 error, 2 bad usage, 3 no daemon running, 4 journal locked,\n"
 	"5 wrong passphrase or refused pairing, 6 not found, 7 already exists, 8 storage error.\n";
 
@@ -323,7 +330,7 @@ static void overview(FILE *f)
 	for (const struct cli_cmd *c = cli_commands; c->name; c++)
 		fprintf(f, "  %-9s %s\n", c->name, c->summary);
 	fputs("\nEvery command has --help; every command that reads has --json.\n", f);
-	fputs(exit_codes, f);
+	fputs(cli_exit_codes, f);
 	fputs(&HOME_NOTE[1], f); /* without its leading blank line */
 }
 
@@ -333,6 +340,15 @@ static int cmd_help(int argc, char **argv)
 
 	if (argc < 2) {
 		overview(stdout);
+		return EXIT_OK;
+	}
+	if (strcmp(argv[1], "--commands") == 0) {
+		for (c = cli_commands; c->name; c++)
+			puts(c->name);
+		return EXIT_OK;
+	}
+	if (strcmp(argv[1], "--scdoc") == 0) {
+		cli_print_scdoc(stdout);
 		return EXIT_OK;
 	}
 	c = cli_find(argv[1]);

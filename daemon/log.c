@@ -1,13 +1,34 @@
-/* Leveled logging to stderr (see buddy/log.h). No timestamps: journald and terminals add them. */
+/* Leveled logging to stderr (see buddy/log.h). No timestamps: journald and terminals add them.
+ * Under systemd, when stderr is the journal (JOURNAL_STREAM names it), each line starts with its
+ * syslog priority instead ("<3>" error ... "<7>" debug, sd-daemon(3)), so `journalctl -p warning`
+ * works, and without "buddyd:", which the journal records on its own. */
 #include "buddy/log.h"
 #include "buddy/error.h"
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static enum buddy_log_level current = BUDDY_LOG_INFO;
 static const char *const names[] = {"error", "warn", "info", "debug"};
+static const char *const priorities[] = {"<3>", "<4>", "<6>", "<7>"};
+static int to_journal = -1; /* not yet known */
+
+/* JOURNAL_STREAM is "DEVICE:INODE" of the stream systemd connected; stderr may since have been
+ * redirected elsewhere (a hook's child, a shell), so it must still be that very file. */
+static int stderr_is_journal(void)
+{
+	const char *e = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+	char end;
+
+	if (!e || sscanf(e, "%llu:%llu%c", &dev, &ino, &end) != 2 || fstat(2, &st))
+		return 0;
+	return (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
+}
 
 int buddy_log_level_parse(const char *s, enum buddy_log_level *out)
 {
@@ -35,6 +56,11 @@ void buddy_log(enum buddy_log_level lvl, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
+	if (to_journal < 0)
+		to_journal = stderr_is_journal();
 	/* one write per line, so lines from a crash-restart loop never interleave mid-line */
-	fprintf(stderr, "buddyd: %s: %s\n", names[lvl], line);
+	if (to_journal)
+		fprintf(stderr, "%s%s\n", priorities[lvl], line);
+	else
+		fprintf(stderr, "buddyd: %s: %s\n", names[lvl], line);
 }
