@@ -42,6 +42,17 @@ const struct cli_cmd *cli_find(const char *name);
 /* The exit codes, as `buddy --help` and the manual list them. */
 extern const char cli_exit_codes[];
 
+/* ---- autostart.c ---- */
+
+/* Set by `buddy --no-start COMMAND`. */
+extern bool cli_no_start;
+/* Neither --no-start nor BUDDY_NO_START (non-empty, not "0") was given. */
+bool cli_autostart_allowed(void);
+/* Starts buddyd for the home and waits until it serves (or finds that another command just
+ * did); EXIT_OK, or an exit code after saying why. */
+struct buddy_home;
+int cli_autostart(const struct buddy_home *h);
+
 /* ---- man.c ---- */
 
 /* Prints buddy(1) in scdoc source, from the command table. */

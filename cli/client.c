@@ -45,34 +45,54 @@ static int exit_for(int code)
 	}
 }
 
-static int connect_daemon(struct buddy_home *h)
+static int try_connect(const struct buddy_home *h, int *fd)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	int fd;
+
+	*fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (*fd < 0)
+		return -1;
+	memcpy(sa.sun_path, h->sock, strlen(h->sock) + 1);
+	if (connect(*fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
+		return 0;
+	close(*fd);
+	*fd = -1;
+	return -1;
+}
+
+/* may_start: start buddyd when none runs for the home (autostart.c), unless told not to. */
+static int connect_daemon(struct buddy_home *h, bool may_start)
+{
+	int fd, rc;
 
 	if (buddy_home_resolve(h)) {
 		cli_err("cannot find the buddy home: set BUDDY_HOME to an absolute path");
 		return -EXIT_USAGE;
 	}
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0) {
-		cli_err("cannot create a socket: %s", strerror(errno));
+	if (try_connect(h, &fd) == 0)
+		return fd;
+	if (errno != ENOENT && errno != ECONNREFUSED) {
+		cli_err("cannot connect to buddyd at %s: %s", h->sock, strerror(errno));
 		return -EXIT_ERROR;
 	}
-	memcpy(sa.sun_path, h->sock, strlen(h->sock) + 1);
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
-		return fd;
-	if (errno == ENOENT || errno == ECONNREFUSED) {
-		if (access(h->keys, F_OK) != 0)
-			cli_err("no buddy home at %s: create one with `buddy init`", h->dir);
-		else
-			cli_err("buddyd is not running for %s: start it with `buddyd &`", h->dir);
-		close(fd);
+	if (access(h->keys, F_OK) != 0) {
+		cli_err("no buddy home at %s: create one with `buddy init`", h->dir);
 		return -EXIT_NODAEMON;
 	}
-	cli_err("cannot connect to buddyd at %s: %s", h->sock, strerror(errno));
-	close(fd);
-	return -EXIT_ERROR;
+	if (!may_start || !cli_autostart_allowed()) {
+		cli_err("buddyd is not running for %s: start it with `buddyd &`%s", h->dir,
+			!may_start && cli_autostart_allowed()
+				? ", or run any other buddy command, which starts it"
+				: "");
+		return -EXIT_NODAEMON;
+	}
+	rc = cli_autostart(h);
+	if (rc)
+		return -rc;
+	if (try_connect(h, &fd) == 0)
+		return fd;
+	cli_err("buddyd started but does not answer at %s: %s", h->sock, strerror(errno));
+	return -EXIT_NODAEMON;
 }
 
 static int send_all(int fd, const char *p, size_t n)
@@ -142,7 +162,8 @@ int cli_call_quiet(const char *method, const msgpack_sbuffer *params, struct cli
 	memset(rep, 0, sizeof(*rep));
 	msgpack_unpacked_init(&rep->u);
 	*code = 0;
-	fd = connect_daemon(&h);
+	/* status reports on the daemon and lock acts on a running one: neither starts it */
+	fd = connect_daemon(&h, strcmp(method, "status") != 0 && strcmp(method, "lock") != 0);
 	if (fd < 0)
 		return -fd;
 	msgpack_sbuffer_init(&req);
@@ -234,7 +255,7 @@ int cli_stream_open(struct cli_stream *s, const char *method)
 	int rc;
 
 	memset(s, 0, sizeof(*s));
-	s->fd = connect_daemon(&h);
+	s->fd = connect_daemon(&h, true);
 	if (s->fd < 0)
 		return -s->fd;
 	msgpack_sbuffer_init(&req);
@@ -243,7 +264,7 @@ int cli_stream_open(struct cli_stream *s, const char *method)
 	msgpack_pack_map(&pk, 0);
 	rc = send_all(s->fd, req.data, req.size);
 	msgpack_sbuffer_destroy(&req);
-	if (rc || (rc = cli_stream_next(s, &rep)) != 0) {
+	if (rc || cli_stream_next(s, &rep) != 0) {
 		cli_err("no answer from buddyd to %s", method);
 		cli_stream_close(s);
 		return EXIT_ERROR;
@@ -303,6 +324,8 @@ int cli_stream_next(struct cli_stream *s, struct cli_reply *rep)
 	rc = buddy_mp_decode(rep->buf, objlen, &response_limits, &rep->u);
 	if (rc == 0)
 		rep->result = &rep->u.data;
+	else
+		cli_reply_free(rep); /* an error leaves nothing in *rep for the caller to free */
 	return rc;
 }
 

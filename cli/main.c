@@ -323,9 +323,11 @@ bool cli_wants_help(const struct cli_cmd *cmd, int argc, char **argv)
 
 static void overview(FILE *f)
 {
-	fputs("Usage: buddy COMMAND [ARGS]\n\n"
+	fputs("Usage: buddy [--no-start] COMMAND [ARGS]\n\n"
 	      "buddy keeps your commitment journal encrypted on this machine; buddyd, the daemon,\n"
-	      "owns it and `buddy` talks to it.\n\nCommands:\n",
+	      "owns it and `buddy` talks to it. A command that needs buddyd starts it when it is\n"
+	      "not running (its log: buddyd.log in the home), except status and lock, and except\n"
+	      "with --no-start or BUDDY_NO_START=1 in the environment.\n\nCommands:\n",
 	      f);
 	for (const struct cli_cmd *c = cli_commands; c->name; c++)
 		fprintf(f, "  %-9s %s\n", c->name, c->summary);
@@ -379,7 +381,8 @@ int main(int argc, char **argv)
 {
 	const struct cli_cmd *c;
 
-	setlocale(LC_CTYPE, "");
+	/* an unusable locale leaves "C", in which everything still works */
+	(void)setlocale(LC_CTYPE, "");
 	if (sodium_init() < 0) {
 		cli_err("cannot initialise libsodium");
 		return EXIT_ERROR;
@@ -395,6 +398,15 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0)
 		return cmd_version(0, NULL);
+	if (strcmp(argv[1], "--no-start") == 0) {
+		cli_no_start = true;
+		argc--;
+		argv++;
+		if (argc < 2) {
+			overview(stderr);
+			return EXIT_USAGE;
+		}
+	}
 	c = cli_find(argv[1]);
 	if (!c) {
 		cli_err("no command \"%s\"", argv[1]);

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `cmake --install` into a temporary prefix, then the installed files used as a person would:
-# the installed buddy and buddyd journal a check-in, the man pages render and document every
+# the installed buddy and buddyd journal a check-in, buddy starts the installed buddyd on
+# demand (once, with four commands racing), the man pages render and document every
 # command and option, the bash completion completes commands, options and commitment ids from
 # the running daemon, the zsh completion parses, the systemd user unit verifies and points at
 # the installed buddyd, and buddyd logs with syslog priorities when stderr is the journal.
@@ -78,6 +79,74 @@ else
 fi
 stop_daemon
 expect_eq "$STOP_RC" 0 "installed buddyd stops cleanly"
+
+# ---- on demand: a command that needs buddyd starts the installed one (tmux-like)
+# wait_gone PID: until PID has exited (a zombie has: an init that does not reap leaves them),
+# at most $IT_TIMEOUT s. The daemon is not this shell's child, so `wait` cannot be used.
+wait_gone() {
+	local end=$((SECONDS + IT_TIMEOUT)) st
+	while st=$(ps -o stat= -p "$1") && [ "${st:0:1}" != Z ] && [ $SECONDS -lt $end ]; do
+		:
+	done
+}
+autostart() { # autostart ARGS...: buddy ARGS with starting on demand allowed
+	run env -u BUDDY_NO_START "$BUDDY" "$@"
+}
+new_home auto -
+autostart status
+expect_rc 3 "status does not start buddyd: exit 3"
+expect_err_has "any other buddy command" "... and says that other commands start it"
+autostart commit list
+expect_rc 0 "commit list with no daemon running: starts one and answers"
+expect_err_has "started buddyd for $BUDDY_HOME" "it says it started buddyd, and where its log is"
+check "the log is in the home, mode 0600" test "$(file_mode "$BUDDY_HOME/buddyd.log")" = 600
+bud status --json
+expect_rc 0 "status answers now"
+apid=$(pyjson "$OUT" 'd["pid"]')
+IT_PIDS+=("$apid")
+check "the started buddyd is in a session of its own (not this shell's job)" \
+	test "$(ps -o sid= -p "$apid" | tr -d ' ')" != "$(ps -o sid= -p $$ | tr -d ' ')"
+check "... and no terminal's" test "$(ps -o tty= -p "$apid" | tr -d ' ')" = "?"
+check "it runs the buddyd installed next to buddy" \
+	test "$(readlink "/proc/$apid/exe")" = "$BUDDYD"
+autostart journal
+check "a second command finds it running and says nothing about starting" \
+	test "$RC" = 0 -a ! -s "$ERR"
+kill -TERM "$apid"
+wait_gone "$apid"
+
+# four commands at once, no daemon: exactly one starts it, all four are answered
+for i in 1 2 3 4; do
+	(env -u BUDDY_NO_START "$BUDDY" checkin nosuch --done >"$IT_TMP/par.$i.out" 2>"$IT_TMP/par.$i.err"
+		echo $? >"$IT_TMP/par.$i.rc") &
+done
+wait
+rcs=$(cat "$IT_TMP"/par.*.rc | tr '\n' ' ')
+starts=$(cat "$IT_TMP"/par.*.err | grep -c "started buddyd")
+expect_eq "$rcs" "6 6 6 6 " "4 commands at once with no daemon: each reaches one (exit 6: no such commitment)"
+expect_eq "$starts" 1 "... and exactly one of them started it"
+expect_eq "$(grep -c 'another buddyd is already running' "$BUDDY_HOME/buddyd.log")" 0 \
+	"... no second buddyd was even tried"
+bud status --json
+apid=$(pyjson "$OUT" 'd["pid"]')
+IT_PIDS+=("$apid")
+kill -TERM "$apid"
+wait_gone "$apid"
+
+run env -u BUDDY_NO_START "$BUDDY" --no-start journal
+expect_rc 3 "buddy --no-start journal: exit 3, nothing started"
+run env BUDDY_NO_START=1 "$BUDDY" journal
+expect_rc 3 "BUDDY_NO_START=1 buddy journal: exit 3"
+check "nothing listens on the socket" test ! -S "$BUDDY_HOME/buddyd.sock"
+
+# a daemon that cannot start: the command says so and where to look
+printf '[nosuch]\nkey = 1\n' >"$BUDDY_HOME/config"
+chmod 600 "$BUDDY_HOME/config"
+autostart journal
+expect_rc 3 "a buddyd that cannot start (bad config): exit 3"
+expect_err_has "did not start; its log, $BUDDY_HOME/buddyd.log, says why" "... naming the log"
+check "the log says why" grep -q "nosuch" "$BUDDY_HOME/buddyd.log"
+rm "$BUDDY_HOME/config"
 
 # ---- the systemd user unit
 unit="$P/share/systemd/user/buddyd.service"

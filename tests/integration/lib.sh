@@ -70,6 +70,9 @@ IT_TMP=$(mktemp -d "${TMPDIR:-/tmp}/buddy-it.XXXXXX") || {
 chmod 700 "$IT_TMP"
 mkdir -p "$IT_TMP/userhome" "$IT_TMP/xdg" "$IT_TMP/logs" "$IT_TMP/scratch"
 export HOME="$IT_TMP/userhome"
+# every test starts its daemons itself (ports, flags, valgrind): the CLI must never start one
+# on its own behind a test's back (a test of that unsets it)
+export BUDDY_NO_START=1
 export XDG_DATA_HOME="$IT_TMP/xdg"
 export BUDDY_HOME="$IT_TMP/xdg/buddy"
 unset BUDDY_TEST_CLOCK
