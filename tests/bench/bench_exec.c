@@ -1,8 +1,10 @@
 /* Runs a command N times (fork + exec, no shell) and prints the median and 90th percentile of
- * its wall time, process start to exit, plus the exit status of any run that failed.
- * Usage: bench_exec N COMMAND [ARGS...] */
+ * its wall time, process start to exit, plus the exit status of any run that failed. With
+ * -f NAME, also lines for tests/bench/run.sh: "FIGURE NAME_median_ms <ms> ms", the same for p90.
+ * Usage: bench_exec [-f NAME] N COMMAND [ARGS...] */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -24,11 +26,18 @@ static int cmp(const void *a, const void *b)
 
 int main(int argc, char **argv)
 {
-	int n = argc > 2 ? atoi(argv[1]) : 0, failed = 0;
+	const char *figure = NULL;
+	int n, failed = 0;
 	double *t;
 
+	if (argc > 2 && strcmp(argv[1], "-f") == 0) {
+		figure = argv[2];
+		argc -= 2;
+		argv += 2;
+	}
+	n = argc > 2 ? atoi(argv[1]) : 0;
 	if (n <= 0) {
-		fprintf(stderr, "usage: bench_exec N COMMAND [ARGS...]\n");
+		fprintf(stderr, "usage: bench_exec [-f NAME] N COMMAND [ARGS...]\n");
 		return 2;
 	}
 	t = calloc((size_t)n, sizeof(*t));
@@ -50,6 +59,10 @@ int main(int argc, char **argv)
 	qsort(t, (size_t)n, sizeof(*t), cmp);
 	printf("%d runs: median %.3f ms, p90 %.3f ms, min %.3f ms, max %.3f ms, %d failed\n", n,
 	       t[n / 2], t[(n * 9) / 10], t[0], t[n - 1], failed);
+	if (figure) {
+		printf("FIGURE %s_median_ms %.3f ms\n", figure, t[n / 2]);
+		printf("FIGURE %s_p90_ms %.3f ms\n", figure, t[(n * 9) / 10]);
+	}
 	free(t);
 	return failed ? 1 : 0;
 }

@@ -63,9 +63,10 @@ int main(int argc, char **argv)
 		struct buddy_entry_spec e = {
 			.kind = i % 2 ? BUDDY_ENTRY_NOTE : BUDDY_ENTRY_CHECKIN,
 			.commit = "run",
-			.status = BUDDY_CHECKIN_DONE,
 			.text = text,
 		};
+		if (e.kind == BUDDY_ENTRY_CHECKIN)
+			e.status = BUDDY_CHECKIN_DONE; /* a note has none */
 		e.text_len = (size_t)snprintf(text, sizeof(text),
 					      "entry %ld: a typical line of a journal, about a "
 					      "hundred bytes long, like most check-in notes",
@@ -79,6 +80,8 @@ int main(int argc, char **argv)
 	buddy_store_batch_free(b);
 	printf("%s: %llu records\n", rc ? "failed" : "filled",
 	       (unsigned long long)buddy_journal_nrecords(j));
+	if (rc)
+		fprintf(stderr, "bench_fill: %s\n", why[0] ? why : "a write to the store failed");
 	msgpack_sbuffer_destroy(&rec);
 	buddy_store_close(s);
 	buddy_journal_free(j);

@@ -2,8 +2,10 @@
  * until the event reaches a watcher subscribed on bob's daemon (`watch`, over loopback)? Two
  * figures per check-in: from the moment `buddy checkin` returned (the issue's measure; an
  * event that reached the watcher before the CLI had exited is read right after, so it counts
- * as about 0) and from the moment it was started. Prints p50/p90/p99/max over N check-ins. Usage:
- * bench_notify BUDDYD BUDDY WORKDIR N */
+ * as about 0) and from the moment it was started. Prints p50/p90/p99/max over N check-ins. For
+ * tests/bench/run.sh, also one line per figure: "FIGURE notify_p50_ms <ms> ms" (and p90, p99,
+ * max) from `buddy checkin` returning, "FIGURE notify_from_start_p50_ms ..." from its start.
+ * Usage: bench_notify BUDDYD BUDDY WORKDIR N */
 #include "bench_pair.h"
 #include "buddy/mp.h"
 
@@ -114,11 +116,15 @@ static int cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-static void report(const char *what, double *v, long n)
+static void report(const char *what, const char *figure, double *v, long n)
 {
 	qsort(v, (size_t)n, sizeof(*v), cmp);
 	printf("%s: p50 %.2f ms, p90 %.2f ms, p99 %.2f ms, max %.2f ms\n", what, v[n / 2],
 	       v[n * 9 / 10], v[n * 99 / 100], v[n - 1]);
+	printf("FIGURE %s_p50_ms %.3f ms\nFIGURE %s_p90_ms %.3f ms\n", figure, v[n / 2], figure,
+	       v[n * 9 / 10]);
+	printf("FIGURE %s_p99_ms %.3f ms\nFIGURE %s_max_ms %.3f ms\n", figure, v[n * 99 / 100],
+	       figure, v[n - 1]);
 }
 
 int main(int argc, char **argv)
@@ -169,8 +175,8 @@ int main(int argc, char **argv)
 		from_start[i] = t2 - t0;
 	}
 	printf("notification latency over %ld check-ins, loopback (bob's watcher):\n", n);
-	report("  from `buddy checkin` returning", after, n);
-	report("  from `buddy checkin` starting ", from_start, n);
+	report("  from `buddy checkin` returning", "notify", after, n);
+	report("  from `buddy checkin` starting ", "notify_from_start", from_start, n);
 	rc = 0;
 out:
 	if (ap > 0)

@@ -179,9 +179,11 @@ pid_t bench_start(const char *buddyd, const char *home, const char *listen)
 	return pid;
 }
 
-long bench_rss_kib(pid_t pid)
+/* A "Vm...: N kB" field of /proc/PID/status, in KiB; -1 if missing. */
+static long status_kib(pid_t pid, const char *field)
 {
 	char path[64], line[256];
+	size_t len = strlen(field);
 	long kib = -1;
 	FILE *f;
 
@@ -189,10 +191,22 @@ long bench_rss_kib(pid_t pid)
 	if (!(f = fopen(path, "r")))
 		return -1;
 	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "VmRSS: %ld", &kib) == 1)
+		if (strncmp(line, field, len) == 0 && line[len] == ':') {
+			kib = atol(line + len + 1);
 			break;
+		}
 	fclose(f);
 	return kib;
+}
+
+long bench_rss_kib(pid_t pid)
+{
+	return status_kib(pid, "VmRSS");
+}
+
+long bench_hwm_kib(pid_t pid)
+{
+	return status_kib(pid, "VmHWM");
 }
 
 int bench_pair_homes(const char *workdir, int alice_port, long n, char *adir, char *bdir)

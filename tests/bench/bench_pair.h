@@ -15,6 +15,7 @@ int bench_free_port(void);
 int bench_pair_homes(const char *workdir, int alice_port, long n, char *adir, char *bdir);
 /* Starts buddyd for home, listening on listen; returns its pid once it serves, or -1. */
 pid_t bench_start(const char *buddyd, const char *home, const char *listen);
-long bench_rss_kib(pid_t pid);
+long bench_rss_kib(pid_t pid); /* resident now (VmRSS) */
+long bench_hwm_kib(pid_t pid); /* resident at its peak so far (VmHWM) */
 
 #endif

@@ -9,6 +9,10 @@
  * daemon sends only after message 3 passed its checks and the session is up. A connection the
  * daemon closes, or a message 2 that fails a check, is a failed handshake.
  *
+ * For tests/bench/run.sh, also one line per figure: "FIGURE peer_idle_rss_kib <KiB> KiB" (N
+ * buddies in its journal, none connected), "FIGURE handshakes_per_s", "FIGURE
+ * handshakes_failed", "FIGURE sessions_up" and "FIGURE sessions_rss_kib" (N connected).
+ *
  * Usage: bench_peer BUDDYD WORKDIR [N_BUDDIES=1000] [HANDSHAKES=5000] [CONCURRENCY=64]
  * The home is WORKDIR/home (it must not exist); it is removed at the end. */
 #include "buddy/buddies.h"
@@ -618,6 +622,7 @@ int main(int argc, char **argv)
 	printf("daemon idle RSS: %ld KiB (%ld buddies in its journal, listening on 127.0.0.1 port "
 	       "%d)\n",
 	       idle_rss, n, port);
+	printf("FIGURE peer_idle_rss_kib %ld KiB\n", idle_rss);
 	fflush(stdout);
 
 	uv_loop_init(&B.loop);
@@ -644,6 +649,9 @@ int main(int argc, char **argv)
 	       "%ld KiB\n",
 	       B.completed, secs, secs > 0 ? (double)B.completed / secs : 0.0, conc, B.failed,
 	       rss_hs);
+	if (!B.timed_out)
+		printf("FIGURE handshakes_per_s %.0f /s\nFIGURE handshakes_failed %zu count\n",
+		       secs > 0 ? (double)B.completed / secs : 0.0, B.failed);
 	printf("cpu during handshakes: daemon %.0f%% of one core, bench process %.0f%%\n",
 	       secs > 0 ? 100 * dcpu / secs : 0.0, secs > 0 ? 100 * scpu / secs : 0.0);
 	report_failures();
@@ -673,6 +681,7 @@ int main(int argc, char **argv)
 	       up, rss_sessions, idle_rss,
 	       up ? (double)(rss_sessions - idle_rss) / (double)up : 0.0, B.failed, B.dropped,
 	       secs);
+	printf("FIGURE sessions_up %zu count\nFIGURE sessions_rss_kib %ld KiB\n", up, rss_sessions);
 	report_failures();
 	fflush(stdout);
 	if (B.timed_out)

@@ -1,6 +1,8 @@
 /* Starts buddyd on an existing home (without passphrase, so it unlocks at start) and measures
  * the time from exec to serving requests (its --ready-fd), then its resident memory. Repeats
- * R times and prints the median. Usage: bench_start BUDDYD HOME [R] */
+ * R times and prints the median. For tests/bench/run.sh, also "FIGURE start_ms <median> ms" and
+ * "FIGURE start_rss_kib <KiB> KiB" (VmRSS when serving, last run).
+ * Usage: bench_start BUDDYD HOME [R] */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -84,5 +86,6 @@ int main(int argc, char **argv)
 	       "%ld "
 	       "KiB\n",
 	       t[runs / 2], t[0], t[runs - 1], runs, rss);
+	printf("FIGURE start_ms %.1f ms\nFIGURE start_rss_kib %ld KiB\n", t[runs / 2], rss);
 	return 0;
 }

@@ -1,7 +1,9 @@
 /* Store throughput: durable appends per second, one at a time (one fdatasync each) and with
  * group commit (one fdatasync per batch), for 200-byte records. Prints its numbers; never
- * fails on a number. Usage: bench_store [DIR] (default: a temporary directory under /tmp;
- * give a directory on the disk you want to measure). */
+ * fails on a number. For tests/bench/run.sh, also one line per batch size:
+ * "FIGURE store_batch_<B>_per_s <records/s> /s".
+ * Usage: bench_store [DIR] (default: a temporary directory under /tmp; give a directory on the
+ * disk you want to measure). */
 #include "buddy/store.h"
 
 #include <sodium.h>
@@ -79,8 +81,11 @@ int main(int argc, char **argv)
 		size_t total = batches[i] == 1		   ? 2000
 			       : batches[i] * 100 > 200000 ? 1000000
 							   : 200000;
-		printf("  batch %6zu: %10.0f records/s (%zu records)\n", batches[i],
-		       run(base, total, batches[i]), total);
+		double rate = run(base, total, batches[i]);
+
+		printf("  batch %6zu: %10.0f records/s (%zu records)\n", batches[i], rate, total);
+		printf("FIGURE store_batch_%zu_per_s %.0f /s\n", batches[i], rate);
+		fflush(stdout);
 	}
 	if (argc <= 1)
 		rm_store(base);

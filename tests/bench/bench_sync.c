@@ -2,7 +2,10 @@
  * posts that alice's daemon queued while bob was away, over loopback, from bob's start (he
  * dials alice as soon as he is unlocked) to alice recording bob's acknowledgement of the last
  * post. Both homes are written straight through the store (bench_pair.c), so only the sync is
- * timed. Usage: bench_sync BUDDYD BUDDY WORKDIR N */
+ * timed. For tests/bench/run.sh, also one line per figure: "FIGURE sync_ms <ms> ms",
+ * "FIGURE sync_posts_per_s", and each daemon's memory once the last ack is in,
+ * "FIGURE sync_rss_{alice,bob}_kib" (VmRSS) and "FIGURE sync_peak_rss_{alice,bob}_kib" (VmHWM,
+ * its peak since it started). Usage: bench_sync BUDDYD BUDDY WORKDIR N */
 #include "bench_pair.h"
 
 #include <signal.h>
@@ -65,13 +68,22 @@ int main(int argc, char **argv)
 		nanosleep(&ts, NULL);
 	}
 	t1 = bench_now_ms();
-	if (got == n + 1)
+	if (got == n + 1) {
+		long ra = bench_rss_kib(ap), rb = bench_rss_kib(bp), ha = bench_hwm_kib(ap),
+		     hb = bench_hwm_kib(bp);
+		double rate = (n + 1) / ((t1 - t0) / 1e3);
+
 		printf("sync of %ld posts (+1 commitment) over loopback, bob's start to alice's "
-		       "last "
-		       "ack: %.0f ms, %.0f posts/s; RSS alice %ld KiB, bob %ld KiB\n",
-		       n, t1 - t0, (n + 1) / ((t1 - t0) / 1e3), bench_rss_kib(ap),
-		       bench_rss_kib(bp));
-	else
+		       "last ack: %.0f ms, %.0f posts/s; RSS alice %ld KiB (peak %ld), bob %ld KiB "
+		       "(peak %ld)\n",
+		       n, t1 - t0, rate, ra, ha, rb, hb);
+		printf("FIGURE sync_ms %.0f ms\nFIGURE sync_posts_per_s %.0f /s\n", t1 - t0, rate);
+		printf("FIGURE sync_rss_alice_kib %ld KiB\nFIGURE sync_rss_bob_kib %ld KiB\n", ra,
+		       rb);
+		printf("FIGURE sync_peak_rss_alice_kib %ld KiB\nFIGURE sync_peak_rss_bob_kib %ld "
+		       "KiB\n",
+		       ha, hb);
+	} else
 		fprintf(stderr, "sync did not complete: %ld of %ld delivered\n", got, n + 1);
 	kill(ap, SIGTERM);
 	kill(bp, SIGTERM);
