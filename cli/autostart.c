@@ -43,12 +43,14 @@ static void exec_buddyd(int ready_fd)
 	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - sizeof("/buddyd"));
 
 	snprintf(fdarg, sizeof(fdarg), "%d", ready_fd);
-	if (n > 0) {
+	/* a name that filled the buffer may have been cut: then only PATH */
+	if (n > 0 && (size_t)n < sizeof(self) - sizeof("/buddyd")) {
 		char *slash;
 		self[n] = 0;
 		slash = strrchr(self, '/');
 		if (slash) {
-			strcpy(slash + 1, "buddyd");
+			/* fits: readlink left room for "/buddyd" after the name */
+			memcpy(slash + 1, "buddyd", sizeof("buddyd"));
 			if (access(self, X_OK) == 0)
 				execl(self, "buddyd", "--ready-fd", fdarg, (char *)NULL);
 		}
@@ -68,8 +70,9 @@ static int open_log(const struct buddy_home *h, char *path, size_t len)
 	}
 	if (stat(path, &st) == 0 && st.st_size > LOG_ROTATE_BYTES) {
 		n = snprintf(old, sizeof(old), "%s.old", path);
+		/* when it cannot be moved, the log just goes on growing */
 		if (n > 0 && (size_t)n < sizeof(old))
-			rename(path, old);
+			(void)rename(path, old);
 	}
 	return open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
 }
@@ -89,17 +92,23 @@ static int spawn(int logfd)
 		return -1;
 	}
 	if (pid == 0) {
-		int devnull = open("/dev/null", O_RDONLY);
+		/* every source moved above 3 first: when buddy runs with 0, 1 or 2 closed, the pipe
+		 * or the log may sit on a descriptor that a dup2 below would overwrite, and a dup2
+		 * onto itself would keep its close-on-exec */
+		int devnull = fcntl(open("/dev/null", O_RDONLY | O_CLOEXEC), F_DUPFD_CLOEXEC, 10);
+		int out = fcntl(logfd, F_DUPFD_CLOEXEC, 10);
+		int rd = fcntl(p[1], F_DUPFD_CLOEXEC, 10);
 
 		/* its own session: no terminal, and no signal sent to this shell's job reaches it
 		 */
 		setsid();
 		if (fork() != 0)
 			_exit(0);
-		if (devnull < 0 || dup2(devnull, 0) < 0 || dup2(logfd, 1) < 0 || dup2(logfd, 2) < 0)
+		if (devnull < 0 || out < 0 || rd < 0 || dup2(devnull, 0) < 0 || dup2(out, 1) < 0 ||
+		    dup2(out, 2) < 0)
 			_exit(127);
-		/* the ready pipe is the only other descriptor it keeps (O_CLOEXEC cleared) */
-		if (dup2(p[1], 3) < 0)
+		/* the ready pipe is the only other descriptor it keeps (dup2 clears O_CLOEXEC) */
+		if (dup2(rd, 3) < 0)
 			_exit(127);
 		if (chdir("/")) {
 			/* nothing: the daemon uses absolute paths only */
