@@ -321,6 +321,8 @@ int cli_stream_next(struct cli_stream *s, struct cli_reply *rep)
 	rep->len = objlen;
 	memmove(s->buf, s->buf + objlen, s->len - objlen);
 	s->len -= objlen;
+	/* rep->buf is kept (cli_reply_frees it): the analyzer forgets it because &rep->u lets the
+	 * callee change all of *rep. NOLINTNEXTLINE(clang-analyzer-unix.Malloc) */
 	rc = buddy_mp_decode(rep->buf, objlen, &response_limits, &rep->u);
 	if (rc == 0)
 		rep->result = &rep->u.data;

@@ -200,7 +200,9 @@ static int one_id_call(const char *sub, const char *method, int argc, char **arg
 static int commit_show(int argc, char **argv)
 {
 	bool json = false;
-	struct cli_reply rep;
+	/* set even though one_id_call fills it whenever it returns 0 (its usage errors return
+	 * cli_usage_err's EXIT_USAGE, which the analyzer cannot see from this file) */
+	struct cli_reply rep = {0};
 	const msgpack_object *recent;
 	int rc = one_id_call("show", "commit.show", argc, argv, &json, &rep);
 

@@ -5,8 +5,17 @@
 #include "buddy/rpc.h"
 #include "cli.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <string.h>
+
+/* stdout failed (a full disk, an I/O error): every later event would be lost without a word */
+static int watch_output_lost(struct cli_stream *s)
+{
+	cli_err("cannot write events: %s", strerror(errno));
+	cli_stream_close(s);
+	return EXIT_ERROR;
+}
 
 int cmd_watch(int argc, char **argv)
 {
@@ -31,7 +40,8 @@ int cmd_watch(int argc, char **argv)
 		return rc;
 	if (!json) {
 		printf("Watching for events (Ctrl-C to stop).\n");
-		fflush(stdout);
+		if (fflush(stdout) != 0)
+			return watch_output_lost(&s);
 	}
 	for (;;) {
 		struct cli_reply rep;
@@ -58,7 +68,10 @@ int cmd_watch(int argc, char **argv)
 			} else {
 				cli_print_event(params);
 			}
-			fflush(stdout);
+			if (fflush(stdout) != 0) {
+				cli_reply_free(&rep);
+				return watch_output_lost(&s);
+			}
 		}
 		cli_reply_free(&rep);
 	}

@@ -235,7 +235,7 @@ static int take_tags(struct parse *p, size_t idx, const json_t *arr, struct budd
 				"tag symbol",
 				idx, i + 1, BUDDY_TAG_MAX);
 		for (k = 0; k < len; k++)
-			norm[k] = s[k] >= 'A' && s[k] <= 'Z' ? s[k] - 'A' + 'a' : s[k];
+			norm[k] = (char)(s[k] >= 'A' && s[k] <= 'Z' ? s[k] - 'A' + 'a' : s[k]);
 		/* the daemon's own rule, so a file that passes here is not refused later */
 		if (!buddy_text_tag_valid(norm, len))
 			return fail(

@@ -12,6 +12,8 @@
 #include <time.h>
 #include <unistd.h>
 
+/* Recursive, one call per nesting level of a daemon's answer, which buddy_mp_decode caps at
+ * response_limits.max_depth (client.c). NOLINTNEXTLINE(misc-no-recursion) */
 json_t *cli_to_json(const msgpack_object *o)
 {
 	json_t *j;

@@ -593,7 +593,7 @@ void ctl_import(struct buddyd *d, struct ctl_req *r, const msgpack_object *p)
 		if (rc && rc != BUDDY_E_EXISTS) {
 			ctl_error(r, rc,
 				  "entry %llu: %s; none of this request's entries was imported",
-				  (unsigned long long)(first + i), why);
+				  (unsigned long long)first + i, why);
 			msgpack_sbuffer_destroy(&rec);
 			return;
 		}

@@ -360,7 +360,7 @@ static int read_event(const msgpack_object *body, int64_t written, struct buddy_
 	if (buddy_mp_str(buddy_mp_get(body, "k"), 16, &k, &klen))
 		return BUDDY_E_CORRUPT;
 	event_init(ev, buddy_event_kind_parse(k, klen), written, NULL);
-	if ((o = buddy_mp_get(body, "b"))) {
+	if (buddy_mp_get(body, "b")) {
 		if (get_pk(body, "b", ev->pk))
 			return BUDDY_E_CORRUPT;
 		ev->has_pk = true;

@@ -145,7 +145,7 @@ static char *make_var(const char *name, const char *value, size_t max, bool nl)
 			i += k - 1;
 			continue;
 		}
-		s[nlen + 1 + i] = (c < 0x20 && !(nl && c == '\n')) || c == 0x7f ? '?' : (char)c;
+		s[nlen + 1 + i] = (char)((c < 0x20 && !(nl && c == '\n')) || c == 0x7f ? '?' : c);
 	}
 	s[nlen + 1 + vlen] = '\0';
 	return s;
@@ -320,7 +320,7 @@ static void feed(struct run *r, struct out *o, const char *p, size_t n)
 			continue;
 		if (o->len == sizeof(o->line))
 			emit_line(r, o); /* a line too long for the log goes as several */
-		o->line[o->len++] = c == '\t' ? ' ' : c < 0x20 || c == 0x7f ? '?' : (char)c;
+		o->line[o->len++] = (char)(c == '\t' ? ' ' : c < 0x20 || c == 0x7f ? '?' : c);
 	}
 }
 

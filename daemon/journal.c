@@ -703,7 +703,9 @@ out:
 static int apply_record(struct buddy_journal *j, const uint8_t *rec, size_t len, bool inner);
 
 /* Type 30: a change and the posts it made, all or nothing. The inner record is applied between
- * checking the posts and adding them, so a post about a new entry follows the entry. */
+ * checking the posts and adding them, so a post about a new entry follows the entry.
+ * Recursion: one level at most, apply_record refuses a type 30 inside another.
+ * NOLINTNEXTLINE(misc-no-recursion) */
 static int apply_posted(struct buddy_journal *j, const msgpack_object *b, int64_t written)
 {
 	const msgpack_object *r = buddy_mp_get(b, "r"), *o = buddy_mp_get(b, "o");
@@ -750,6 +752,7 @@ int buddy_journal_apply(struct buddy_journal *j, const uint8_t *rec, size_t len)
 	return apply_record(j, rec, len, false);
 }
 
+/* NOLINTNEXTLINE(misc-no-recursion): through apply_posted, one level at most (inner) */
 static int apply_record(struct buddy_journal *j, const uint8_t *rec, size_t len, bool inner)
 {
 	msgpack_unpacked u;

@@ -5,6 +5,7 @@
 #include "buddy/log.h"
 #include "buddy/error.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,25 @@ static const char *const names[] = {"error", "warn", "info", "debug"};
 static const char *const priorities[] = {"<3>", "<4>", "<6>", "<7>"};
 static int to_journal = -1; /* not yet known */
 
+/* Digits up to `stop`, which *s then points past. strtoull, not sscanf's %llu: a number too
+ * large for it is then an error, not undefined behaviour. */
+static int parse_decimal(const char **s, char stop, unsigned long long *v)
+{
+	int saved = errno, range;
+	char *end;
+
+	if (**s < '0' || **s > '9')
+		return -1;
+	errno = 0;
+	*v = strtoull(*s, &end, 10);
+	range = errno;
+	errno = saved; /* logging leaves the caller's errno alone */
+	if (range || *end != stop)
+		return -1;
+	*s = end + 1;
+	return 0;
+}
+
 /* JOURNAL_STREAM is "DEVICE:INODE" of the stream systemd connected; stderr may since have been
  * redirected elsewhere (a hook's child, a shell), so it must still be that very file. */
 static int stderr_is_journal(void)
@@ -23,9 +43,8 @@ static int stderr_is_journal(void)
 	const char *e = getenv("JOURNAL_STREAM");
 	unsigned long long dev, ino;
 	struct stat st;
-	char end;
 
-	if (!e || sscanf(e, "%llu:%llu%c", &dev, &ino, &end) != 2 || fstat(2, &st))
+	if (!e || parse_decimal(&e, ':', &dev) || parse_decimal(&e, '\0', &ino) || fstat(2, &st))
 		return 0;
 	return (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
 }

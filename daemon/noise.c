@@ -503,6 +503,8 @@ int buddy_noise_write_message(struct buddy_noise_hs *hs, const uint8_t *payload,
 			break;
 		case TOK_S: /* s */
 			ret = encrypt_and_hash(hs->hash, &v->ss, hs->s_pub, DHLEN, out + pos, &n);
+			if (ret)
+				break; /* n is not set */
 			pos += n;
 			break;
 		case TOK_PSK: /* psk */
@@ -527,6 +529,7 @@ int buddy_noise_write_message(struct buddy_noise_hs *hs, const uint8_t *payload,
 int buddy_noise_read_message(struct buddy_noise_hs *hs, const uint8_t *msg, size_t len,
 			     uint8_t *payload_out, size_t cap, size_t *payload_len)
 {
+	static const uint8_t empty[1];
 	uint8_t scratch[1]; /* libsodium wants somewhere to write an empty payload */
 	struct hs_vars *v;
 	size_t pos = 0, n, overhead;
@@ -535,6 +538,10 @@ int buddy_noise_read_message(struct buddy_noise_hs *hs, const uint8_t *msg, size
 	if (!hs || (!msg && len) || (!payload_out && cap) || !payload_len ||
 	    hs->state != BUDDY_NOISE_READ)
 		return BUDDY_E_INVALID;
+	/* an empty message may come as NULL: never hand that to memcpy or libsodium, even with a
+	 * length of 0 (len < overhead refuses it below whenever a token would read from it) */
+	if (!msg)
+		msg = empty;
 	overhead = message_overhead(hs, &hs->cur);
 	if (len > BUDDY_NOISE_MSG_MAX) {
 		ret = BUDDY_E_TOOBIG;
@@ -618,12 +625,12 @@ static int parse_protocol(struct buddy_noise_hs *hs, const char *name, const str
 {
 	char buf[PROTOCOL_NAME_MAX + 1], *rest = buf, *field[5], *mods, *m;
 	const struct pattern *pat = NULL;
-	size_t baselen;
+	size_t baselen, namelen = strlen(name);
 	int last = -1;
 
-	if (strlen(name) > PROTOCOL_NAME_MAX)
+	if (namelen > PROTOCOL_NAME_MAX)
 		return BUDDY_E_INVALID;
-	strcpy(buf, name);
+	memcpy(buf, name, namelen + 1);
 	for (int i = 0; i < 5; i++) {
 		field[i] = next_field(&rest, '_');
 		if (!field[i] || !*field[i])

@@ -780,7 +780,6 @@ int buddy_store_write(struct buddy_store *s, struct buddy_store_batch *b)
 			ret = write_all(fd, s->wbuf, wlen, off);
 			if (ret)
 				goto fail;
-			off += wlen;
 			wlen = 0;
 			/* durable before the next segment exists: only the last may be torn */
 			ret = sync_file(fd, 1);

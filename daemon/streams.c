@@ -169,6 +169,8 @@ static int find_or_add(struct buddy_streams *s, const uint8_t pk[32], struct str
 	struct stream *st = find(s, pk);
 
 	if (!st) {
+		/* v holds pointers: sizeof(*s->v) is one pointer, as meant.
+		 * NOLINTNEXTLINE(bugprone-sizeof-expression) */
 		if (grow((void **)&s->v, &s->cap, s->n + 1, sizeof(*s->v)) ||
 		    !(st = calloc(1, sizeof(*st))))
 			return BUDDY_E_NOMEM;

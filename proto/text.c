@@ -71,6 +71,7 @@ static bool is_unicode_space(const uint8_t *p, size_t left, size_t *n)
 	if (left >= 2 && p[0] == 0xc2 && p[1] == 0xa0)
 		*n = 2;
 	else if (left >= 3 && p[0] == 0xe1 && p[1] == 0x9a && p[2] == 0x80)
+		/* one branch per character: NOLINTNEXTLINE(bugprone-branch-clone) */
 		*n = 3;
 	else if (left >= 3 && p[0] == 0xe2 && p[1] == 0x80 &&
 		 (p[2] <= 0x8a || p[2] == 0xa8 || p[2] == 0xa9 || p[2] == 0xaf))
