@@ -8,7 +8,9 @@
  * packaged calls the handler without one). Section headers are checked by the reader too: inih
  * says nothing of a section without settings. */
 #include "buddy/config.h"
+#include "buddy/discovery.h"
 #include "buddy/error.h"
+#include "buddy/limits.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -31,6 +33,13 @@
 #define DEADLINE_MAX	     (7 * 86400)
 #define TIMEOUT_MIN	     1
 #define TIMEOUT_MAX	     (10 * 60)
+/* [peer]: the defaults are the protocol's (PROTOCOL.md 9.2, 9.3) */
+#define DEFAULT_PEER_PING	(BUDDY_PEER_PING_MS / 1000)
+#define DEFAULT_PEER_IDLE	(BUDDY_PEER_IDLE_MS / 1000)
+#define DEFAULT_PEER_REDIAL_MAX (BUDDY_PEER_REDIAL_MAX_MS / 1000)
+#define PEER_TIMER_MAX		3600
+/* [discovery]: PROTOCOL.md 16 */
+#define DISC_INTERVAL_MAX 3600
 
 enum { SEC_NONE, SEC_DEADLINES, SEC_HOOKS, SEC_UNKNOWN };
 
@@ -45,7 +54,10 @@ struct parse {
 	int err_code;
 	char msg[256];
 	/* settings seen, to refuse one given twice */
-	bool seen_lead, seen_grace, seen_timeout;
+	bool seen_lead, seen_grace, seen_timeout, seen_ping, seen_idle, seen_redial_max;
+	bool seen_disc_enabled, seen_disc_port, seen_disc_interval;
+	/* where ping and idle were set, for the check between them once the file is read */
+	int ping_line, idle_line;
 	bool seen_hook[BUDDY_EV_COUNT_];
 };
 
@@ -71,6 +83,12 @@ static void set_defaults(struct buddy_config *c)
 	c->remind_lead_s = DEFAULT_REMIND_LEAD;
 	c->miss_grace_s = DEFAULT_MISS_GRACE;
 	c->hook_timeout_s = DEFAULT_HOOK_TIMEOUT;
+	c->peer_ping_s = DEFAULT_PEER_PING;
+	c->peer_idle_s = DEFAULT_PEER_IDLE;
+	c->peer_redial_max_s = DEFAULT_PEER_REDIAL_MAX;
+	c->discovery_enabled = true;
+	c->discovery_port = BUDDY_DISC_PORT;
+	c->discovery_interval_s = BUDDY_DISC_INTERVAL_S;
 }
 
 void buddy_config_free(struct buddy_config *c)
@@ -151,6 +169,30 @@ static void set_duration(struct parse *p, const char *name, const char *value, b
 		return;
 	}
 	*out = v;
+}
+
+/* yes/no, true/false, on/off, 1/0 */
+static void set_bool(struct parse *p, const char *name, const char *value, bool *seen, bool *out)
+{
+	static const char *const yes[] = {"yes", "true", "on", "1"};
+	static const char *const no[] = {"no", "false", "off", "0"};
+
+	if (*seen) {
+		fail(p, BUDDY_E_INVALID, "%s is set twice", name);
+		return;
+	}
+	*seen = true;
+	for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+		if (!strcmp(value, yes[i])) {
+			*out = true;
+			return;
+		}
+		if (!strcmp(value, no[i])) {
+			*out = false;
+			return;
+		}
+	}
+	fail(p, BUDDY_E_INVALID, "%s: \"%.32s\" is not yes or no", name, value);
 }
 
 /* "/path/prog arg arg": split on spaces and tabs into cmd, each word its own allocation. */
@@ -250,6 +292,45 @@ static int on_setting(void *user, const char *section, const char *name, const c
 		}
 		p->seen_hook[slot] = true;
 		set_hook(p, name, value, &c->hooks[slot]);
+	} else if (!strcmp(section, "peer")) {
+		if (!strcmp(name, "ping")) {
+			p->ping_line = p->line;
+			set_duration(p, name, value, &p->seen_ping, &c->peer_ping_s, 1,
+				     PEER_TIMER_MAX, "1s to 1h");
+		} else if (!strcmp(name, "idle")) {
+			p->idle_line = p->line;
+			set_duration(p, name, value, &p->seen_idle, &c->peer_idle_s, 2,
+				     PEER_TIMER_MAX, "2s to 1h");
+		} else if (!strcmp(name, "redial_max")) {
+			set_duration(p, name, value, &p->seen_redial_max, &c->peer_redial_max_s, 1,
+				     PEER_TIMER_MAX, "1s to 1h");
+		} else {
+			fail(p, BUDDY_E_INVALID,
+			     "unknown setting \"%.64s\" in [peer] (ping, idle, redial_max)", name);
+		}
+	} else if (!strcmp(section, "discovery")) {
+		if (!strcmp(name, "enabled")) {
+			set_bool(p, name, value, &p->seen_disc_enabled, &c->discovery_enabled);
+		} else if (!strcmp(name, "port")) {
+			/* a duration without a suffix is a plain number: the same strict parser */
+			if (p->seen_disc_port) {
+				fail(p, BUDDY_E_INVALID, "port is set twice");
+			} else {
+				p->seen_disc_port = true;
+				c->discovery_port = parse_duration(value, 1, 65535);
+				if (c->discovery_port < 0 || value[strspn(value, "0123456789")])
+					fail(p, BUDDY_E_INVALID,
+					     "port: \"%.32s\" is not a number from 1 to 65535",
+					     value);
+			}
+		} else if (!strcmp(name, "interval")) {
+			set_duration(p, name, value, &p->seen_disc_interval,
+				     &c->discovery_interval_s, 1, DISC_INTERVAL_MAX, "1s to 1h");
+		} else {
+			fail(p, BUDDY_E_INVALID,
+			     "unknown setting \"%.64s\" in [discovery] (enabled, port, interval)",
+			     name);
+		}
 	} else if (!*section) {
 		fail(p, BUDDY_E_INVALID, "setting \"%.64s\" outside a section", name);
 	} else {
@@ -287,9 +368,11 @@ static char *reader(char *str, int num, void *stream)
 
 		if (q[1 + n] == ']') {
 			if (!(n == 9 && !strncmp(q + 1, "deadlines", 9)) &&
-			    !(n == 5 && !strncmp(q + 1, "hooks", 5)))
+			    !(n == 5 && !strncmp(q + 1, "hooks", 5)) &&
+			    !(n == 4 && !strncmp(q + 1, "peer", 4)) &&
+			    !(n == 9 && !strncmp(q + 1, "discovery", 9)))
 				fail(p, BUDDY_E_INVALID,
-				     "unknown section [%.*s] (deadlines, hooks)",
+				     "unknown section [%.*s] (deadlines, hooks, peer, discovery)",
 				     (int)(n > 64 ? 64 : n), q + 1);
 		}
 	}
@@ -403,6 +486,26 @@ static int check_lines(const char *text, size_t len, char *err, size_t errlen, c
 	return 0;
 }
 
+/* A session is pinged before it is given up, or a quiet but live buddy would be dropped: idle
+ * must be longer than ping, whichever of them the file sets (the other keeps its default). The
+ * line named is the one set last of the two. */
+static void check_peer_timers(struct parse *p)
+{
+	const struct buddy_config *c = p->c;
+
+	if (c->peer_idle_s > c->peer_ping_s)
+		return;
+	p->line = p->idle_line > p->ping_line ? p->idle_line : p->ping_line;
+	if (p->idle_line > p->ping_line)
+		fail(p, BUDDY_E_INVALID, "idle: %llds is not longer than ping (%llds%s)",
+		     (long long)c->peer_idle_s, (long long)c->peer_ping_s,
+		     p->seen_ping ? "" : ", the default: set ping too");
+	else
+		fail(p, BUDDY_E_INVALID, "ping: %llds is not shorter than idle (%llds%s)",
+		     (long long)c->peer_ping_s, (long long)c->peer_idle_s,
+		     p->seen_idle ? "" : ", the default: set idle too");
+}
+
 int buddy_config_load(const char *path, struct buddy_config *c, char *err, size_t errlen)
 {
 	struct parse p;
@@ -431,6 +534,8 @@ int buddy_config_load(const char *path, struct buddy_config *c, char *err, size_
 	p.text = p.pos = text;
 	r = ini_parse_stream(reader, &p, on_setting, &p);
 	free(text);
+	if (r == 0 && !p.err_line)
+		check_peer_timers(&p);
 	if (r == -2) {
 		snprintf(err, errlen, "out of memory");
 		rc = BUDDY_E_NOMEM;

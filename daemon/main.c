@@ -35,6 +35,8 @@ static const char usage[] =
 	"  --passphrase-file F  unlock at start with the passphrase in F (one line)\n"
 	"  --listen HOST:PORT   where buddies connect (repeatable; default 0.0.0.0:7654 and\n"
 	"                       [::]:7654, all interfaces; port 0 picks a free port)\n"
+	"  --advertise HOST:PORT  where buddies should dial me instead of the --listen\n"
+	"                       addresses (repeatable), e.g. a port forwarded to this one\n"
 	"  --log-level LEVEL    error, warn, info (default) or debug\n"
 	"  --ready-fd N         write \"ready\\n\" to file descriptor N once serving, then close "
 	"it\n"
@@ -159,9 +161,10 @@ static int harden(void)
 	/* no core dump, no ptrace by other processes of this user: memory holds keys */
 	if (prctl(PR_SET_DUMPABLE, 0) || setrlimit(RLIMIT_CORE, &no_core))
 		return -1;
-	signal(SIGPIPE, SIG_IGN);
-	/* a file size limit must fail the write (and roll it back), not kill the daemon */
-	signal(SIGXFSZ, SIG_IGN);
+	/* a write to a closed connection, or past a file size limit, must fail (and a journal
+	 * write roll back), not kill the daemon */
+	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR || signal(SIGXFSZ, SIG_IGN) == SIG_ERR)
+		return -1;
 	umask(077);
 	return 0;
 }
@@ -173,6 +176,7 @@ int main(int argc, char **argv)
 		{"log-level", required_argument, NULL, 'l'},
 		{"ready-fd", required_argument, NULL, 'r'},
 		{"listen", required_argument, NULL, 'L'},
+		{"advertise", required_argument, NULL, 'A'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
@@ -220,6 +224,20 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			d->nlisten++;
+			break;
+		case 'A':
+			/* sent in hellos and invites in place of the bound addresses: where a
+			 * buddy reaches this daemon through a forwarded port (or a relay) */
+			if (d->nadvertise == BUDDY_PEER_ADDRS_MAX ||
+			    buddy_addr_parse(optarg, 0, &d->advertise[d->nadvertise])) {
+				fprintf(stderr,
+					"buddyd: --advertise takes HOST:PORT with a numeric "
+					"IPv4 or [IPv6] host and a port other than 0 (at most "
+					"%d), not \"%s\"\n",
+					BUDDY_PEER_ADDRS_MAX, optarg);
+				return 2;
+			}
+			d->nadvertise++;
 			break;
 		case 'h':
 			fputs(usage, stdout);

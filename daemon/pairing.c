@@ -4,6 +4,7 @@
 #include "buddy/buddies.h"
 #include "buddy/clock.h"
 #include "buddy/daemon.h"
+#include "buddy/discovery.h"
 #include "buddy/error.h"
 #include "buddy/log.h"
 #include "buddy/mp.h"
@@ -150,6 +151,8 @@ static void up(void *owner, const uint8_t pk[32], const struct buddy_hello *h,
 	/* an address change is picked up on contact, and kept for the next redial */
 	if (h && h->naddrs)
 		record_addrs(d, b, h->addrs, h->naddrs);
+	/* a new buddy gets LAN beacons from now on */
+	buddyd_discovery_refresh(d);
 }
 
 static void down(void *owner, const uint8_t pk[32])
@@ -208,8 +211,14 @@ void buddyd_pairing_start(struct buddyd *d)
 		.sign_sk = d->secrets->sign_sk,
 		.listen = d->listen,
 		.nlisten = d->nlisten,
+		.advertise = d->nadvertise ? d->advertise : NULL,
+		.nadvertise = d->nadvertise,
 		.ops = {admit, up, down, message},
 		.owner = d,
+		/* the session clock and the longest redial delay: [peer] in the config file */
+		.ping_ms = (uint32_t)(d->config.peer_ping_s * 1000),
+		.idle_ms = (uint32_t)(d->config.peer_idle_s * 1000),
+		.redial_max_ms = (uint32_t)(d->config.peer_redial_max_s * 1000),
 	};
 	struct buddy_buddies *bs = buddy_journal_buddies(d->journal);
 	int rc;
@@ -236,10 +245,12 @@ void buddyd_pairing_start(struct buddyd *d)
 		if (!b->revoked)
 			buddy_peer_want(d->peer, b->pk, b->addrs, b->naddrs);
 	}
+	buddyd_discovery_start(d);
 }
 
 void buddyd_pairing_stop(struct buddyd *d)
 {
+	buddyd_discovery_stop(d);
 	buddyd_sync_stop(d);
 	buddy_peer_stop(d->peer);
 	d->peer = NULL;

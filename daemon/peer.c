@@ -137,7 +137,7 @@ struct buddy_peer {
 	struct buddy_hello hello;
 	uint8_t hello_buf[BUDDY_HELLO_MAX];
 	size_t hello_len;
-	uint32_t handshake_ms, ping_ms, idle_ms, redial_min_ms;
+	uint32_t handshake_ms, ping_ms, idle_ms, redial_min_ms, redial_max_ms;
 	struct conn *conns;
 	unsigned nunauth;
 	struct want *wants;
@@ -312,6 +312,9 @@ static struct conn *conn_new(struct buddy_peer *p, bool initiator)
 	return c;
 }
 
+/* Recursive through the dialling below: closing a dial moves on to the next address
+ * (pair_attempt_over, want_dial_next), and a dial that cannot even start is closed here again,
+ * SILENT, which returns before either: two levels at most. NOLINTNEXTLINE(misc-no-recursion) */
 static void conn_close(struct conn *c, enum close_mode mode)
 {
 	struct buddy_peer *p = c->p;
@@ -628,6 +631,7 @@ static bool pair_finish(struct buddy_peer *p, struct pairing *pr, int status,
 static struct conn *dial(struct buddy_peer *p, const struct buddy_addr *a,
 			 const uint8_t expect[KEY]);
 
+/* NOLINTNEXTLINE(misc-no-recursion): two levels at most, see conn_close */
 static bool pair_dial_next(struct buddy_peer *p, struct pairing *pr)
 {
 	while (pr->next_addr < pr->inv.naddrs) {
@@ -645,6 +649,7 @@ static bool pair_dial_next(struct buddy_peer *p, struct pairing *pr)
 /* One address's dial has ended without PAIRED. Another key answering there is remembered
  * (the result becomes BUDDY_E_PERM) but the other addresses are still tried: an invite may list
  * a LAN address that is someone else's elsewhere. The inviter's own refusal ends it. */
+/* NOLINTNEXTLINE(misc-no-recursion): two levels at most, see conn_close */
 static void pair_attempt_over(struct pairing *pr, int status, bool final)
 {
 	if (status == BUDDY_E_PERM)
@@ -1022,6 +1027,7 @@ static void on_connect(uv_connect_t *req, int status)
 
 /* A connection to a, which must answer with the identity expect; NULL when it cannot even be
  * started (nothing else happens then). */
+/* NOLINTNEXTLINE(misc-no-recursion): two levels at most, see conn_close */
 static struct conn *dial(struct buddy_peer *p, const struct buddy_addr *a,
 			 const uint8_t expect[KEY])
 {
@@ -1105,12 +1111,12 @@ static void want_schedule(struct want *w)
 	if (w->naddrs == 0)
 		return; /* nowhere to dial: the buddy dialling us is the only way */
 	delay = jitter(w->backoff);
-	w->backoff = w->backoff >= BUDDY_PEER_REDIAL_MAX_MS / 2 ? BUDDY_PEER_REDIAL_MAX_MS
-								: w->backoff * 2;
+	w->backoff = w->backoff >= w->p->redial_max_ms / 2 ? w->p->redial_max_ms : w->backoff * 2;
 	uv_timer_start(&w->timer, on_redial, delay, 0);
 }
 
 /* The next address of this round; after the last one, the next round after a delay. */
+/* NOLINTNEXTLINE(misc-no-recursion): two levels at most, see conn_close */
 static void want_dial_next(struct want *w)
 {
 	while (w->next_addr < w->naddrs) {
@@ -1264,6 +1270,9 @@ int buddy_peer_start(const struct buddy_peer_config *cfg, struct buddy_peer **ou
 	p->ping_ms = cfg->ping_ms ? cfg->ping_ms : BUDDY_PEER_PING_MS;
 	p->idle_ms = cfg->idle_ms ? cfg->idle_ms : BUDDY_PEER_IDLE_MS;
 	p->redial_min_ms = cfg->redial_min_ms ? cfg->redial_min_ms : BUDDY_PEER_REDIAL_MIN_MS;
+	p->redial_max_ms = cfg->redial_max_ms ? cfg->redial_max_ms : BUDDY_PEER_REDIAL_MAX_MS;
+	if (p->redial_max_ms < p->redial_min_ms)
+		p->redial_max_ms = p->redial_min_ms;
 	uv_idle_init(p->loop, &p->idle);
 	p->idle.data = p;
 	p->open = 1;
@@ -1357,6 +1366,32 @@ int buddy_peer_want(struct buddy_peer *p, const uint8_t id[32], const struct bud
 	want_cancel_dial(w);
 	if (naddrs)
 		want_dial_next(w);
+	return 0;
+}
+
+/* One dial to an address where the buddy was just seen (LAN discovery), as the next attempt of
+ * its redial rounds: the known addresses and the backoff stay as they are, and when this dial
+ * fails the next round comes after the current backoff delay, as after any failed round. */
+int buddy_peer_discovered(struct buddy_peer *p, const uint8_t id[32], const struct buddy_addr *a)
+{
+	struct want *w;
+	struct conn *c;
+
+	if (!p || !id || !a)
+		return BUDDY_E_INVALID;
+	if (p->stopped || !(w = want_find(p, id)))
+		return BUDDY_E_NOTFOUND;
+	if (session_find(p, id, true))
+		return BUDDY_E_EXISTS;
+	if (w->dial)
+		return BUDDY_E_BUSY;
+	c = dial(p, a, id);
+	if (!c)
+		return BUDDY_E_INVALID;
+	uv_timer_stop(&w->timer);
+	c->want = w;
+	w->dial = c;
+	w->next_addr = w->naddrs; /* this round ends with this dial */
 	return 0;
 }
 

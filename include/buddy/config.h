@@ -11,6 +11,16 @@
  *   checkin = /usr/local/bin/notify-checkin     ; one program per event kind (events.h names)
  *   default = /home/me/bin/buddy-notify         ; for kinds without their own
  *
+ *   [peer]
+ *   ping = 30s              ; a session that received nothing this long is pinged (1s to 1h)
+ *   idle = 90s              ; and closed after this long (longer than ping, at most 1h)
+ *   redial_max = 5m         ; redial delays double from 1s up to this (1s to 1h)
+ *
+ *   [discovery]
+ *   enabled = yes           ; LAN beacons for my buddies, and listening for theirs (yes|no)
+ *   port = 7655             ; the UDP port of the beacons (1 to 65535; buddies must agree)
+ *   interval = 30s          ; between rounds of beacons, x [0.75, 1.25] (1s to 1h)
+ *
  * Hook values are a program path and optional arguments separated by spaces (no shell, no
  * quoting); the event is in the environment (hooks.h). Lines are at most 197 bytes. */
 #ifndef BUDDY_CONFIG_H
@@ -18,6 +28,7 @@
 
 #include "buddy/events.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #define BUDDY_HOOK_ARGS_MAX 16 /* program and arguments of one hook */
@@ -31,6 +42,9 @@ struct buddy_hook_cmd {
 
 struct buddy_config {
 	int64_t remind_lead_s, miss_grace_s, hook_timeout_s;
+	int64_t peer_ping_s, peer_idle_s, peer_redial_max_s; /* [peer]: the session clock */
+	bool discovery_enabled;				     /* [discovery] (PROTOCOL.md 16) */
+	int64_t discovery_port, discovery_interval_s;
 	struct buddy_hook_cmd hooks[BUDDY_EV_COUNT_]; /* by kind; [0] is "default" */
 };
 

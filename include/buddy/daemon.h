@@ -32,6 +32,7 @@ struct vault_job;
 struct online_wait;
 struct sync_peer;
 struct deadlines;
+struct buddyd_discovery;
 
 struct buddyd {
 	uv_loop_t *loop;
@@ -50,7 +51,9 @@ struct buddyd {
 	struct buddy_peer *peer;
 	struct buddy_addr listen[BUDDY_PEER_ADDRS_MAX];
 	size_t nlisten;
-	bool listen_default;		    /* no --listen: IPv6 may be missing on this machine */
+	bool listen_default; /* no --listen: IPv6 may be missing on this machine */
+	struct buddy_addr advertise[BUDDY_PEER_ADDRS_MAX]; /* --advertise: sent in hellos */
+	size_t nadvertise;
 	struct online_wait *online_waiters; /* ctl_buddies.c: `buddies.wait` requests */
 	uint64_t keyfile_gen;	      /* bumped by every passwd: an older read of the file loses */
 	struct vault_job *spare_job;  /* vault.c's job for a reload, made before it is needed */
@@ -59,7 +62,8 @@ struct buddyd {
 	struct sync_peer *sync;	      /* sync.c: per-buddy stream state while unlocked */
 	struct deadlines *deadlines;  /* deadlines.c: the engine's timer while unlocked */
 	struct buddyd_notify *notify; /* notify.c: where live events go, while unlocked */
-	struct buddy_config config;   /* $BUDDY_HOME/config, read at start (config.h) */
+	struct buddyd_discovery *discovery; /* discovery.c: LAN beacons, while the peers run */
+	struct buddy_config config;	    /* $BUDDY_HOME/config, read at start (config.h) */
 	bool stopping;
 	uint64_t started_ms;
 };

@@ -49,8 +49,9 @@ struct buddy_peer_config {
 	size_t nadvertise;
 	struct buddy_peer_ops ops;
 	void *owner;
-	/* Test seams: 0 means the default from limits.h. */
-	uint32_t handshake_ms, ping_ms, idle_ms, redial_min_ms;
+	/* 0 means the default from limits.h. ping_ms, idle_ms and redial_max_ms come from the
+	 * config file's [peer] section (config.h); the others are test seams. */
+	uint32_t handshake_ms, ping_ms, idle_ms, redial_min_ms, redial_max_ms;
 };
 
 /* Binds and listens. BUDDY_E_IO with a log line when an address cannot be bound. Keys are
@@ -72,6 +73,12 @@ size_t buddy_peer_advertised(const struct buddy_peer *p, struct buddy_addr *out,
  * hello or in ADDRS replace these (the owner hears of them through up()). */
 int buddy_peer_want(struct buddy_peer *p, const uint8_t id[32], const struct buddy_addr *addrs,
 		    size_t naddrs);
+
+/* The buddy id was just seen at a (LAN discovery): dials it there once, now, in place of the
+ * next redial; the known addresses and the backoff are kept. BUDDY_E_NOTFOUND when id is not
+ * wanted, BUDDY_E_EXISTS when a session is up, BUDDY_E_BUSY while another dial of id is under
+ * way, BUDDY_E_INVALID when a cannot be dialled. */
+int buddy_peer_discovered(struct buddy_peer *p, const uint8_t id[32], const struct buddy_addr *a);
 
 /* Stops dialling id and closes its session at once (revocation). Connections from id are no
  * longer admitted unless the owner's admit() says so. */

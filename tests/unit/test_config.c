@@ -1,6 +1,7 @@
 /* The configuration file (daemon/config.c): defaults, every setting, durations and their
- * bounds, hook commands split into argv, and the files refused: unknown keys and sections,
- * relative programs, over-long lines, unsafe permissions. Each error names its line. */
+ * bounds, hook commands split into argv, the peer timers ([peer]: ping below idle), and the
+ * files refused: unknown keys and sections, relative programs, over-long lines, unsafe
+ * permissions. Each error names its line. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -77,6 +78,12 @@ static void check_defaults(const struct buddy_config *c)
 	assert_int_equal(c->remind_lead_s, 3 * 3600);
 	assert_int_equal(c->miss_grace_s, 3600);
 	assert_int_equal(c->hook_timeout_s, 10);
+	assert_int_equal(c->peer_ping_s, 30);
+	assert_int_equal(c->peer_idle_s, 90);
+	assert_int_equal(c->peer_redial_max_s, 300);
+	assert_true(c->discovery_enabled);
+	assert_int_equal(c->discovery_port, 7655);
+	assert_int_equal(c->discovery_interval_s, 30);
 	for (int k = 0; k < BUDDY_EV_COUNT_; k++)
 		assert_null(c->hooks[k].argv[0]);
 	assert_null(buddy_config_hook(c, BUDDY_EV_CHECKIN));
@@ -106,8 +113,9 @@ static void test_empty_and_comments(void **state)
 	assert_int_equal(load("", &c, err, sizeof(err)), 0);
 	check_defaults(&c);
 	buddy_config_free(&c);
-	assert_int_equal(
-		load("; a comment\n# another\n\n[deadlines]\n[hooks]\n", &c, err, sizeof(err)), 0);
+	assert_int_equal(load("; a comment\n# another\n\n[deadlines]\n[hooks]\n[peer]\n", &c, err,
+			      sizeof(err)),
+			 0);
 	check_defaults(&c);
 	buddy_config_free(&c);
 }
@@ -127,12 +135,19 @@ static void test_every_setting(void **state)
 			      "timeout = 45\n"
 			      "checkin = /usr/local/bin/notify-checkin --urgent  -t\t5\n"
 			      "missed=/bin/true\n"
-			      "default = /home/me/bin/buddy-notify\n",
+			      "default = /home/me/bin/buddy-notify\n"
+			      "[peer]\n"
+			      "ping = 1s\n"
+			      "idle=3s ; a test's short timers\n"
+			      "redial_max = 2m\n",
 			      &c, err, sizeof(err)),
 			 0);
 	assert_int_equal(c.remind_lead_s, 90 * 60);
 	assert_int_equal(c.miss_grace_s, 2 * 86400);
 	assert_int_equal(c.hook_timeout_s, 45);
+	assert_int_equal(c.peer_ping_s, 1);
+	assert_int_equal(c.peer_idle_s, 3);
+	assert_int_equal(c.peer_redial_max_s, 120);
 
 	h = buddy_config_hook(&c, BUDDY_EV_CHECKIN);
 	assert_ptr_equal(h, &c.hooks[BUDDY_EV_CHECKIN]);
@@ -244,6 +259,150 @@ static void test_durations(void **state)
 			if (rc)
 				fail_msg("timeout = %s refused: %s", timeout[i].v, err);
 			assert_int_equal(c.hook_timeout_s, timeout[i].s);
+		}
+		buddy_config_free(&c);
+	}
+}
+
+/* [peer]: each key's bounds, and ping below idle whichever of the two is set (the other keeps
+ * its default: ping 30s, idle 90s). */
+static void test_peer(void **state)
+{
+	static const struct {
+		const char *text;
+		int64_t ping, idle, redial_max; /* ping -1: refused */
+		const char *err;
+	} cases[] = {
+		{"[peer]\nping = 1s\nidle = 2s\n", 1, 2, 300, NULL},
+		{"[peer]\nidle = 1h\nping = 59m59s\n", -1, 0, 0, "line 3: ping"},
+		{"[peer]\nidle = 1h\nping = 3599\n", 3599, 3600, 300, NULL},
+		{"[peer]\nping = 89s\n", 89, 90, 300, NULL},
+		{"[peer]\nidle = 31s\n", 30, 31, 300, NULL},
+		{"[peer]\nredial_max = 1s\n", 30, 90, 1, NULL},
+		{"[peer]\nredial_max = 1h\n", 30, 90, 3600, NULL},
+		{"[peer]\nping = 0\nidle = 3s\n", -1, 0, 0,
+		 "line 2: ping: \"0\" is not a duration"},
+		{"[peer]\nping = 0s\n", -1, 0, 0, "line 2: ping"},
+		{"[peer]\nping = 61m\nidle = 1h\n", -1, 0, 0, "line 2: ping"},
+		{"[peer]\nidle = 1s\n", -1, 0, 0, "line 2: idle: \"1s\" is not a duration from 2s"},
+		{"[peer]\nidle = 3601\n", -1, 0, 0, "line 2: idle"},
+		{"[peer]\nidle = 2h\n", -1, 0, 0, "line 2: idle"},
+		{"[peer]\nredial_max = 0\n", -1, 0, 0, "line 2: redial_max"},
+		{"[peer]\nredial_max = 2h\n", -1, 0, 0, "line 2: redial_max"},
+		{"[peer]\nredial_max = 1.5s\n", -1, 0, 0, "line 2: redial_max"},
+		/* idle not longer than ping: the line of the later of the two is named */
+		{"[peer]\nping = 5s\nidle = 5s\n", -1, 0, 0,
+		 "line 3: idle: 5s is not longer than ping (5s)"},
+		{"[peer]\nidle = 3s\n\nping = 10s\n", -1, 0, 0,
+		 "line 4: ping: 10s is not shorter than idle (3s)"},
+		{"[peer]\nping = 2m\n", -1, 0, 0,
+		 "line 2: ping: 120s is not shorter than idle (90s, the default: set idle too)"},
+		{"[peer]\nidle = 10s\n", -1, 0, 0,
+		 "line 2: idle: 10s is not longer than ping (30s, the default: set ping too)"},
+		{"[peer]\nping = 1s\nping = 2s\n", -1, 0, 0, "line 3: ping is set twice"},
+		{"[peer]\nidle = 9s\nidle = 9s\n", -1, 0, 0, "line 3: idle is set twice"},
+		{"[peer]\nredial_max = 9s\nredial_max = 9s\n", -1, 0, 0,
+		 "line 3: redial_max is set twice"},
+		{"[peer]\nping = 1s\nidle = 3s\nkeepalive = 1s\n", -1, 0, 0,
+		 "line 4: unknown setting \"keepalive\" in [peer] (ping, idle, redial_max)"},
+		{"[deadlines]\nping = 1s\n", -1, 0, 0,
+		 "line 2: unknown setting \"ping\" in [deadlines]"},
+		{"[peers]\nping = 1s\n", -1, 0, 0,
+		 "line 1: unknown section [peers] (deadlines, hooks, peer, discovery)"},
+		/* an earlier error is the one named, not the check between the two */
+		{"[peer]\nping = 9s\nbogus = 1\nidle = 3s\n", -1, 0, 0, "line 3: unknown setting"},
+	};
+	struct buddy_config c;
+	char err[512];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int rc = load(cases[i].text, &c, err, sizeof(err));
+
+		if (cases[i].ping < 0) {
+			if (rc != BUDDY_E_INVALID)
+				fail_msg("case %zu accepted: %s", i, cases[i].text);
+			if (!strstr(err, cases[i].err))
+				fail_msg("case %zu: error \"%s\" does not hold \"%s\"", i, err,
+					 cases[i].err);
+			/* what was refused leaves the defaults */
+			check_defaults(&c);
+		} else {
+			if (rc)
+				fail_msg("case %zu refused: %s", i, err);
+			assert_int_equal(c.peer_ping_s, cases[i].ping);
+			assert_int_equal(c.peer_idle_s, cases[i].idle);
+			assert_int_equal(c.peer_redial_max_s, cases[i].redial_max);
+		}
+		buddy_config_free(&c);
+	}
+}
+
+/* [discovery]: enabled (yes/no and synonyms), port, interval, each once; unknown keys. */
+static void test_discovery(void **state)
+{
+	static const struct {
+		const char *text;
+		int enabled; /* -1: refused */
+		int64_t port, interval;
+		const char *err;
+	} cases[] = {
+		{"[discovery]\n", 1, 7655, 30, NULL},
+		{"[discovery]\nenabled = no\n", 0, 7655, 30, NULL},
+		{"[discovery]\nenabled = yes\n", 1, 7655, 30, NULL},
+		{"[discovery]\nenabled=off\n", 0, 7655, 30, NULL},
+		{"[discovery]\nenabled = false ; not on this network\n", 0, 7655, 30, NULL},
+		{"[discovery]\nenabled = 0\n", 0, 7655, 30, NULL},
+		{"[discovery]\nenabled = true\nport = 1\n", 1, 1, 30, NULL},
+		{"[discovery]\nport = 65535\ninterval = 1s\n", 1, 65535, 1, NULL},
+		{"[discovery]\ninterval = 1h\n", 1, 7655, 3600, NULL},
+		{"[discovery]\ninterval = 2m\nenabled = on\n", 1, 7655, 120, NULL},
+		{"[peer]\nping = 10s\n[discovery]\nenabled = no\n[hooks]\ntimeout = 5\n", 0, 7655,
+		 30, NULL},
+		{"[discovery]\nenabled = maybe\n", -1, 0, 0,
+		 "line 2: enabled: \"maybe\" is not yes or no"},
+		{"[discovery]\nenabled = YES\n", -1, 0, 0, "line 2: enabled"},
+		{"[discovery]\nenabled =\n", -1, 0, 0, "line 2: enabled"},
+		{"[discovery]\nenabled = no\nenabled = yes\n", -1, 0, 0,
+		 "line 3: enabled is set twice"},
+		{"[discovery]\nport = 0\n", -1, 0, 0,
+		 "line 2: port: \"0\" is not a number from 1 to 65535"},
+		{"[discovery]\nport = 65536\n", -1, 0, 0, "line 2: port"},
+		{"[discovery]\nport = 76s\n", -1, 0, 0, "line 2: port"},
+		{"[discovery]\nport = -1\n", -1, 0, 0, "line 2: port"},
+		{"[discovery]\nport = 7655x\n", -1, 0, 0, "line 2: port"},
+		{"[discovery]\nport = 1\nport = 2\n", -1, 0, 0, "line 3: port is set twice"},
+		{"[discovery]\ninterval = 0\n", -1, 0, 0, "line 2: interval"},
+		{"[discovery]\ninterval = 2h\n", -1, 0, 0,
+		 "line 2: interval: \"2h\" is not a duration from 1s to 1h"},
+		{"[discovery]\ninterval = 1s\ninterval = 1s\n", -1, 0, 0,
+		 "line 3: interval is set twice"},
+		{"[discovery]\nenabled = yes\ngroup = 239.1.1.1\n", -1, 0, 0,
+		 "line 3: unknown setting \"group\" in [discovery] (enabled, port, interval)"},
+		{"[peer]\nenabled = no\n", -1, 0, 0,
+		 "line 2: unknown setting \"enabled\" in [peer]"},
+		{"[Discovery]\nenabled = no\n", -1, 0, 0, "line 1: unknown section [Discovery]"},
+	};
+	struct buddy_config c;
+	char err[512];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int rc = load(cases[i].text, &c, err, sizeof(err));
+
+		if (cases[i].enabled < 0) {
+			if (rc != BUDDY_E_INVALID)
+				fail_msg("case %zu accepted: %s", i, cases[i].text);
+			if (!strstr(err, cases[i].err))
+				fail_msg("case %zu: error \"%s\" does not hold \"%s\"", i, err,
+					 cases[i].err);
+			check_defaults(&c);
+		} else {
+			if (rc)
+				fail_msg("case %zu refused: %s", i, err);
+			assert_int_equal(c.discovery_enabled, cases[i].enabled);
+			assert_int_equal(c.discovery_port, cases[i].port);
+			assert_int_equal(c.discovery_interval_s, cases[i].interval);
 		}
 		buddy_config_free(&c);
 	}
@@ -369,6 +528,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_empty_and_comments, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_every_setting, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_durations, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_peer, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_discovery, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_long_values, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_permissions, setup, teardown),
