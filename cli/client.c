@@ -162,8 +162,10 @@ int cli_call_quiet(const char *method, const msgpack_sbuffer *params, struct cli
 	memset(rep, 0, sizeof(*rep));
 	msgpack_unpacked_init(&rep->u);
 	*code = 0;
-	/* status reports on the daemon and lock acts on a running one: neither starts it */
-	fd = connect_daemon(&h, strcmp(method, "status") != 0 && strcmp(method, "lock") != 0);
+	/* status reports on the daemon, lock and config.reload act on a running one: none of
+	 * them starts it */
+	fd = connect_daemon(&h, strcmp(method, "status") != 0 && strcmp(method, "lock") != 0 &&
+					strcmp(method, "config.reload") != 0);
 	if (fd < 0)
 		return -fd;
 	msgpack_sbuffer_init(&req);

@@ -36,6 +36,7 @@ int cmd_comment(int argc, char **argv);
 int cmd_retract(int argc, char **argv);
 int cmd_inbox(int argc, char **argv);
 int cmd_watch(int argc, char **argv);
+int cmd_config(int argc, char **argv);
 static int cmd_help(int argc, char **argv);
 static int cmd_version(int argc, char **argv);
 
@@ -261,6 +262,25 @@ const struct cli_cmd cli_commands[] = {
 	 "one JSON object per line, for scripts. Events are only raised while the journal is\n"
 	 "unlocked. A watcher that does not keep up (256 KiB queued) is disconnected rather\n"
 	 "than slowing the daemon down. Several watchers may run at once.\n"},
+	{"config", cmd_config, "show or change buddyd's configuration file",
+	 "Usage: buddy config list [--json]\n"
+	 "       buddy config get KEY\n"
+	 "       buddy config set KEY VALUE\n"
+	 "       buddy config unset KEY\n"
+	 "\n"
+	 "Reads and edits $BUDDY_HOME/config (INI) itself: no daemon is needed, and none is\n"
+	 "started. KEY is SECTION.KEY, e.g. peer.idle, deadlines.remind_lead, hooks.checkin,\n"
+	 "daemon.log_level; buddyd(8) describes every key (CONFIGURATION).\n"
+	 "list prints every key with the value in effect, marked (default) when the file does\n"
+	 "not set it (--json: [{key, value, source: \"file\"|\"default\"}]); get prints one\n"
+	 "value. set writes KEY = VALUE in its section (replacing the key's line, else after\n"
+	 "the section's last line, else in a new section at the end); unset removes the\n"
+	 "key's line. Every other line and comment is kept as it was. The whole new file is\n"
+	 "checked as buddyd reads it before it replaces the old one: a refused value (exit 2)\n"
+	 "names the line and the key, and leaves the file untouched. A file that group or\n"
+	 "others may write is refused, as buddyd refuses it (chmod go-w).\n"
+	 "After set or unset, a buddyd running for the home is asked to reload the file\n"
+	 "(as on SIGHUP) and the keys that changed are printed. An unknown KEY exits with 6.\n"},
 	{"help", cmd_help, "show help for a command",
 	 "Usage: buddy help [COMMAND]\n"
 	 "       buddy help --commands | --scdoc\n"

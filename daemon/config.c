@@ -11,6 +11,7 @@
 #include "buddy/discovery.h"
 #include "buddy/error.h"
 #include "buddy/limits.h"
+#include "buddy/log.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -53,13 +54,101 @@ struct parse {
 	int err_line;
 	int err_code;
 	char msg[256];
-	/* settings seen, to refuse one given twice */
-	bool seen_lead, seen_grace, seen_timeout, seen_ping, seen_idle, seen_redial_max;
-	bool seen_disc_enabled, seen_disc_port, seen_disc_interval;
 	/* where ping and idle were set, for the check between them once the file is read */
 	int ping_line, idle_line;
-	bool seen_hook[BUDDY_EV_COUNT_];
 };
+
+/* The keys (config.h); the order is that of enum key below. */
+enum key {
+	K_REMIND_LEAD,
+	K_MISS_GRACE,
+	K_HOOK_TIMEOUT,
+	K_HOOK_DEFAULT,
+	K_HOOK_KIND,
+	K_PING,
+	K_IDLE,
+	K_REDIAL_MAX,
+	K_LISTEN,
+	K_ADVERTISE,
+	K_DISC_ENABLED,
+	K_DISC_PORT,
+	K_DISC_INTERVAL,
+	K_LOG_LEVEL,
+	K_COUNT_
+};
+
+const struct buddy_config_key buddy_config_keys[] = {
+	[K_REMIND_LEAD] = {"deadlines", "remind_lead", "3h",
+			   "how long before my period ends I am reminded (0 to 7d)"},
+	[K_MISS_GRACE] = {"deadlines", "miss_grace", "1h",
+			  "how long after a buddy's period ends it counts as missed (0 to 7d)"},
+	[K_HOOK_TIMEOUT] = {"hooks", "timeout", "10s",
+			    "a hook still running after this is killed (1s to 10m)"},
+	[K_HOOK_DEFAULT] = {"hooks", "default", "",
+			    "program and arguments run for events without a hook of their own"},
+	[K_HOOK_KIND] = {"hooks", "*", "",
+			 "program and arguments run for this event kind (checkin, note, ...)"},
+	[K_PING] = {"peer", "ping", "30s",
+		    "a session that received nothing this long is pinged (1s to 1h)"},
+	[K_IDLE] = {"peer", "idle", "90s",
+		    "and closed after this long (longer than ping, 2s to 1h)"},
+	[K_REDIAL_MAX] = {"peer", "redial_max", "5m",
+			  "redial delays double from 1s up to this (1s to 1h)"},
+	[K_LISTEN] = {"peer", "listen", "",
+		      "HOST:PORT ... where buddies connect (none: 0.0.0.0:7654 and [::]:7654)"},
+	[K_ADVERTISE] = {"peer", "advertise", "",
+			 "HOST:PORT ... where buddies should dial me (none: the listen ones)"},
+	[K_DISC_ENABLED] = {"discovery", "enabled", "yes",
+			    "LAN beacons for my buddies, and listening for theirs (yes or no)"},
+	[K_DISC_PORT] = {"discovery", "port", "7655",
+			 "the UDP port of the beacons (1 to 65535; buddies must agree)"},
+	[K_DISC_INTERVAL] = {"discovery", "interval", "30s",
+			     "between rounds of beacons (1s to 1h)"},
+	[K_LOG_LEVEL] = {"daemon", "log_level", "info", "error, warn, info or debug"},
+	[K_COUNT_] = {NULL, NULL, NULL, NULL},
+};
+
+_Static_assert(K_COUNT_ <= sizeof(((struct buddy_config *)0)->set), "config set[] too small");
+
+static const char *const sections[] = {"deadlines", "hooks", "peer", "daemon", "discovery"};
+#define SECTIONS_TEXT "deadlines, hooks, peer, daemon, discovery"
+
+/* The row of section.name; the "*" row for an event kind name in [hooks]; -1 when unknown. */
+static int find_key(const char *section, const char *name, int *kind)
+{
+	*kind = -1;
+	for (int i = 0; i < K_COUNT_; i++) {
+		if (strcmp(buddy_config_keys[i].section, section) || i == K_HOOK_KIND)
+			continue;
+		if (!strcmp(buddy_config_keys[i].key, name))
+			return i;
+	}
+	if (!strcmp(section, "hooks")) {
+		enum buddy_event_kind k = buddy_event_kind_parse(name, strlen(name));
+
+		if ((int)k > 0 && k < BUDDY_EV_COUNT_) {
+			*kind = (int)k;
+			return K_HOOK_KIND;
+		}
+	}
+	return -1;
+}
+
+/* "a, b, c": the keys of section, for messages */
+static void section_keys(const char *section, char *out, size_t cap)
+{
+	size_t n = 0;
+
+	out[0] = '\0';
+	for (int i = 0; i < K_COUNT_ && n < cap; i++) {
+		const struct buddy_config_key *k = &buddy_config_keys[i];
+
+		if (strcmp(k->section, section))
+			continue;
+		n += (size_t)snprintf(out + n, cap - n, "%s%s", n ? ", " : "",
+				      strcmp(k->key, "*") ? k->key : "an event kind");
+	}
+}
 
 static void fail(struct parse *p, int code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -89,6 +178,7 @@ static void set_defaults(struct buddy_config *c)
 	c->discovery_enabled = true;
 	c->discovery_port = BUDDY_DISC_PORT;
 	c->discovery_interval_s = BUDDY_DISC_INTERVAL_S;
+	c->log_level = BUDDY_LOG_INFO;
 }
 
 void buddy_config_free(struct buddy_config *c)
@@ -157,7 +247,7 @@ static void set_duration(struct parse *p, const char *name, const char *value, b
 	int64_t v;
 
 	if (*seen) {
-		fail(p, BUDDY_E_INVALID, "%s is set twice", name);
+		fail(p, BUDDY_E_INVALID, "%s: set twice", name);
 		return;
 	}
 	*seen = true;
@@ -178,7 +268,7 @@ static void set_bool(struct parse *p, const char *name, const char *value, bool 
 	static const char *const no[] = {"no", "false", "off", "0"};
 
 	if (*seen) {
-		fail(p, BUDDY_E_INVALID, "%s is set twice", name);
+		fail(p, BUDDY_E_INVALID, "%s: set twice", name);
 		return;
 	}
 	*seen = true;
@@ -203,13 +293,13 @@ static void set_hook(struct parse *p, const char *name, const char *value,
 	const char *q = value;
 
 	if (strlen(value) > BUDDY_HOOK_LINE_MAX) {
-		fail(p, BUDDY_E_INVALID, "hook %s is longer than %d bytes", name,
+		fail(p, BUDDY_E_INVALID, "%s: the hook is longer than %d bytes", name,
 		     BUDDY_HOOK_LINE_MAX);
 		return;
 	}
 	for (const char *c = value; *c; c++) {
 		if (((unsigned char)*c < 0x20 && *c != '\t') || *c == 0x7f) {
-			fail(p, BUDDY_E_INVALID, "hook %s has a control character", name);
+			fail(p, BUDDY_E_INVALID, "%s: the hook has a control character", name);
 			return;
 		}
 	}
@@ -223,7 +313,7 @@ static void set_hook(struct parse *p, const char *name, const char *value,
 		len = strcspn(q, " \t");
 		if (n == BUDDY_HOOK_ARGS_MAX) {
 			fail(p, BUDDY_E_INVALID,
-			     "hook %s has more than %d words (program and arguments)", name,
+			     "%s: the hook has more than %d words (program and arguments)", name,
 			     BUDDY_HOOK_ARGS_MAX);
 			return;
 		}
@@ -236,106 +326,165 @@ static void set_hook(struct parse *p, const char *name, const char *value,
 		q += len;
 	}
 	if (!n) {
-		fail(p, BUDDY_E_INVALID, "hook %s is empty", name);
+		fail(p, BUDDY_E_INVALID, "%s: the hook is empty", name);
 		return;
 	}
 	if (cmd->argv[0][0] != '/')
 		fail(p, BUDDY_E_INVALID,
-		     "hook %s: \"%.64s\" is not an absolute path (buddyd does not search PATH, and "
+		     "%s: \"%.64s\" is not an absolute path (buddyd does not search PATH, and "
 		     "its working directory is not yours)",
 		     name, cmd->argv[0]);
+}
+
+/* "HOST:PORT HOST:PORT ...": at most BUDDY_PEER_ADDRS_MAX, each as buddyd's --listen (port 0
+ * allowed) or --advertise takes it. */
+static void set_addrs(struct parse *p, const char *name, const char *value, bool listen,
+		      struct buddy_addr *out, size_t *n)
+{
+	const char *q = value;
+
+	*n = 0;
+	for (;;) {
+		char word[BUDDY_ADDR_HOST_MAX + 16];
+		size_t len;
+
+		while (*q == ' ' || *q == '\t')
+			q++;
+		if (!*q)
+			break;
+		len = strcspn(q, " \t");
+		if (*n == BUDDY_PEER_ADDRS_MAX) {
+			fail(p, BUDDY_E_INVALID, "%s: more than %d addresses", name,
+			     BUDDY_PEER_ADDRS_MAX);
+			return;
+		}
+		if (len >= sizeof(word) ||
+		    (snprintf(word, sizeof(word), "%.*s", (int)len, q),
+		     listen ? buddy_config_parse_listen(word, &out[*n])
+			    : buddy_config_parse_advertise(word, &out[*n]))) {
+			fail(p, BUDDY_E_INVALID,
+			     "%s: \"%.*s\" is not HOST:PORT with a numeric IPv4 or [IPv6] host%s",
+			     name, (int)(len > 64 ? 64 : len), q,
+			     listen ? "" : " and a port other than 0");
+			return;
+		}
+		(*n)++;
+		q += len;
+	}
 }
 
 static int on_setting(void *user, const char *section, const char *name, const char *value)
 {
 	struct parse *p = user;
 	struct buddy_config *c = p->c;
+	int key, kind, slot;
+	char keys[160];
 
 	if (p->err_line)
 		return 1; /* only the first error is reported: the rest is not looked at */
-	if (!strcmp(section, "deadlines")) {
-		if (!strcmp(name, "remind_lead"))
-			set_duration(p, name, value, &p->seen_lead, &c->remind_lead_s, 0,
-				     DEADLINE_MAX, "0 to 7d");
-		else if (!strcmp(name, "miss_grace"))
-			set_duration(p, name, value, &p->seen_grace, &c->miss_grace_s, 0,
-				     DEADLINE_MAX, "0 to 7d");
-		else
-			fail(p, BUDDY_E_INVALID,
-			     "unknown setting \"%.64s\" in [deadlines] (remind_lead, miss_grace)",
-			     name);
-	} else if (!strcmp(section, "hooks")) {
-		enum buddy_event_kind k;
-		int slot;
+	if (!*section) {
+		fail(p, BUDDY_E_INVALID, "%.64s: a setting outside a section", name);
+		return 0;
+	}
+	key = find_key(section, name, &kind);
+	if (key < 0) {
+		bool known = false;
 
-		if (!strcmp(name, "timeout")) {
-			set_duration(p, name, value, &p->seen_timeout, &c->hook_timeout_s,
-				     TIMEOUT_MIN, TIMEOUT_MAX, "1s to 10m");
-			return !p->err_line;
-		}
-		if (!strcmp(name, "default")) {
-			slot = 0;
-		} else {
-			k = buddy_event_kind_parse(name, strlen(name));
-			if ((int)k <= 0 || k >= BUDDY_EV_COUNT_) {
-				fail(p, BUDDY_E_INVALID,
-				     "unknown setting \"%.64s\" in [hooks] (an event kind, default "
-				     "or timeout)",
-				     name);
-				return 0;
-			}
-			slot = (int)k;
-		}
-		if (p->seen_hook[slot]) {
-			fail(p, BUDDY_E_INVALID, "hook %s is set twice", name);
+		for (size_t i = 0; i < sizeof(sections) / sizeof(sections[0]); i++)
+			known = known || !strcmp(section, sections[i]);
+		if (!known) {
+			/* the reader refused the header already; this keeps the rule in one more
+			 * place */
+			fail(p, BUDDY_E_INVALID, "[%.64s]: unknown section (" SECTIONS_TEXT ")",
+			     section);
 			return 0;
 		}
-		p->seen_hook[slot] = true;
+		section_keys(section, keys, sizeof(keys));
+		fail(p, BUDDY_E_INVALID, "%.64s: unknown setting in [%s] (%s)", name, section,
+		     keys);
+		return 0;
+	}
+	switch (key) {
+	case K_REMIND_LEAD:
+		set_duration(p, name, value, &c->set[key], &c->remind_lead_s, 0, DEADLINE_MAX,
+			     "0 to 7d");
+		break;
+	case K_MISS_GRACE:
+		set_duration(p, name, value, &c->set[key], &c->miss_grace_s, 0, DEADLINE_MAX,
+			     "0 to 7d");
+		break;
+	case K_HOOK_TIMEOUT:
+		set_duration(p, name, value, &c->set[key], &c->hook_timeout_s, TIMEOUT_MIN,
+			     TIMEOUT_MAX, "1s to 10m");
+		break;
+	case K_HOOK_DEFAULT:
+	case K_HOOK_KIND:
+		slot = key == K_HOOK_DEFAULT ? 0 : kind;
+		if (c->hook_set[slot]) {
+			fail(p, BUDDY_E_INVALID, "%s: set twice", name);
+			break;
+		}
+		c->hook_set[slot] = true;
+		c->set[key] = true;
 		set_hook(p, name, value, &c->hooks[slot]);
-	} else if (!strcmp(section, "peer")) {
-		if (!strcmp(name, "ping")) {
-			p->ping_line = p->line;
-			set_duration(p, name, value, &p->seen_ping, &c->peer_ping_s, 1,
-				     PEER_TIMER_MAX, "1s to 1h");
-		} else if (!strcmp(name, "idle")) {
-			p->idle_line = p->line;
-			set_duration(p, name, value, &p->seen_idle, &c->peer_idle_s, 2,
-				     PEER_TIMER_MAX, "2s to 1h");
-		} else if (!strcmp(name, "redial_max")) {
-			set_duration(p, name, value, &p->seen_redial_max, &c->peer_redial_max_s, 1,
-				     PEER_TIMER_MAX, "1s to 1h");
-		} else {
-			fail(p, BUDDY_E_INVALID,
-			     "unknown setting \"%.64s\" in [peer] (ping, idle, redial_max)", name);
+		break;
+	case K_PING:
+		p->ping_line = p->line;
+		set_duration(p, name, value, &c->set[key], &c->peer_ping_s, 1, PEER_TIMER_MAX,
+			     "1s to 1h");
+		break;
+	case K_IDLE:
+		p->idle_line = p->line;
+		set_duration(p, name, value, &c->set[key], &c->peer_idle_s, 2, PEER_TIMER_MAX,
+			     "2s to 1h");
+		break;
+	case K_REDIAL_MAX:
+		set_duration(p, name, value, &c->set[key], &c->peer_redial_max_s, 1, PEER_TIMER_MAX,
+			     "1s to 1h");
+		break;
+	case K_LISTEN:
+	case K_ADVERTISE:
+		if (c->set[key]) {
+			fail(p, BUDDY_E_INVALID, "%s: set twice", name);
+			break;
 		}
-	} else if (!strcmp(section, "discovery")) {
-		if (!strcmp(name, "enabled")) {
-			set_bool(p, name, value, &p->seen_disc_enabled, &c->discovery_enabled);
-		} else if (!strcmp(name, "port")) {
-			/* a duration without a suffix is a plain number: the same strict parser */
-			if (p->seen_disc_port) {
-				fail(p, BUDDY_E_INVALID, "port is set twice");
-			} else {
-				p->seen_disc_port = true;
-				c->discovery_port = parse_duration(value, 1, 65535);
-				if (c->discovery_port < 0 || value[strspn(value, "0123456789")])
-					fail(p, BUDDY_E_INVALID,
-					     "port: \"%.32s\" is not a number from 1 to 65535",
-					     value);
-			}
-		} else if (!strcmp(name, "interval")) {
-			set_duration(p, name, value, &p->seen_disc_interval,
-				     &c->discovery_interval_s, 1, DISC_INTERVAL_MAX, "1s to 1h");
-		} else {
-			fail(p, BUDDY_E_INVALID,
-			     "unknown setting \"%.64s\" in [discovery] (enabled, port, interval)",
-			     name);
+		c->set[key] = true;
+		if (key == K_LISTEN)
+			set_addrs(p, name, value, true, c->listen, &c->nlisten);
+		else
+			set_addrs(p, name, value, false, c->advertise, &c->nadvertise);
+		break;
+	case K_DISC_ENABLED:
+		set_bool(p, name, value, &c->set[key], &c->discovery_enabled);
+		break;
+	case K_DISC_PORT:
+		/* a duration without a suffix is a plain number: the same strict parser */
+		if (c->set[key]) {
+			fail(p, BUDDY_E_INVALID, "port: set twice");
+			break;
 		}
-	} else if (!*section) {
-		fail(p, BUDDY_E_INVALID, "setting \"%.64s\" outside a section", name);
-	} else {
-		/* the reader refused the header already; this keeps the rule in one more place */
-		fail(p, BUDDY_E_INVALID, "unknown section [%.64s]", section);
+		c->set[key] = true;
+		c->discovery_port = parse_duration(value, 1, 65535);
+		if (c->discovery_port < 0 || value[strspn(value, "0123456789")])
+			fail(p, BUDDY_E_INVALID, "port: \"%.32s\" is not a number from 1 to 65535",
+			     value);
+		break;
+	case K_DISC_INTERVAL:
+		set_duration(p, name, value, &c->set[key], &c->discovery_interval_s, 1,
+			     DISC_INTERVAL_MAX, "1s to 1h");
+		break;
+	case K_LOG_LEVEL:
+		if (c->set[key]) {
+			fail(p, BUDDY_E_INVALID, "log_level: set twice");
+			break;
+		}
+		c->set[key] = true;
+		if (buddy_log_level_parse(value, &c->log_level))
+			fail(p, BUDDY_E_INVALID,
+			     "log_level: \"%.32s\" is not error, warn, info or debug", value);
+		break;
+	default:
+		break;
 	}
 	return !p->err_line;
 }
@@ -367,12 +516,14 @@ static char *reader(char *str, int num, void *stream)
 		size_t n = strcspn(q + 1, "]\n");
 
 		if (q[1 + n] == ']') {
-			if (!(n == 9 && !strncmp(q + 1, "deadlines", 9)) &&
-			    !(n == 5 && !strncmp(q + 1, "hooks", 5)) &&
-			    !(n == 4 && !strncmp(q + 1, "peer", 4)) &&
-			    !(n == 9 && !strncmp(q + 1, "discovery", 9)))
+			bool known = false;
+
+			for (size_t i = 0; i < sizeof(sections) / sizeof(sections[0]); i++)
+				known = known || (strlen(sections[i]) == n &&
+						  !strncmp(q + 1, sections[i], n));
+			if (!known)
 				fail(p, BUDDY_E_INVALID,
-				     "unknown section [%.*s] (deadlines, hooks, peer, discovery)",
+				     "[%.*s]: unknown section (" SECTIONS_TEXT ")",
 				     (int)(n > 64 ? 64 : n), q + 1);
 		}
 	}
@@ -466,7 +617,7 @@ static int check_lines(const char *text, size_t len, char *err, size_t errlen, c
 
 	for (size_t i = 0; i <= len; i++) {
 		if (i < len && text[i] == '\0') {
-			snprintf(err, errlen, "%s line %d: a NUL byte", path, line);
+			snprintf(err, errlen, "%s:%d: a NUL byte", path, line);
 			return BUDDY_E_INVALID;
 		}
 		if (i == len || text[i] == '\n') {
@@ -475,8 +626,8 @@ static int check_lines(const char *text, size_t len, char *err, size_t errlen, c
 			if (n && text[i - 1] == '\r')
 				n--;
 			if (n > CONFIG_LINE_MAX) {
-				snprintf(err, errlen, "%s line %d: longer than %d bytes", path,
-					 line, CONFIG_LINE_MAX);
+				snprintf(err, errlen, "%s:%d: longer than %d bytes", path, line,
+					 CONFIG_LINE_MAX);
 				return BUDDY_E_INVALID;
 			}
 			start = i + 1;
@@ -499,14 +650,15 @@ static void check_peer_timers(struct parse *p)
 	if (p->idle_line > p->ping_line)
 		fail(p, BUDDY_E_INVALID, "idle: %llds is not longer than ping (%llds%s)",
 		     (long long)c->peer_idle_s, (long long)c->peer_ping_s,
-		     p->seen_ping ? "" : ", the default: set ping too");
+		     p->c->set[K_PING] ? "" : ", the default: set ping too");
 	else
 		fail(p, BUDDY_E_INVALID, "ping: %llds is not shorter than idle (%llds%s)",
 		     (long long)c->peer_ping_s, (long long)c->peer_idle_s,
-		     p->seen_idle ? "" : ", the default: set idle too");
+		     p->c->set[K_IDLE] ? "" : ", the default: set idle too");
 }
 
-int buddy_config_load(const char *path, struct buddy_config *c, char *err, size_t errlen)
+int buddy_config_load_as(const char *path, const char *shown, struct buddy_config *c, char *err,
+			 size_t errlen)
 {
 	struct parse p;
 	char *text;
@@ -520,13 +672,15 @@ int buddy_config_load(const char *path, struct buddy_config *c, char *err, size_
 		err[0] = '\0';
 	if (!path)
 		return 0;
+	if (!shown)
+		shown = path;
 	memset(&p, 0, sizeof(p));
 	p.path = path;
 	p.c = c;
 	rc = read_file(&p, &text, &len, err, errlen);
 	if (rc || !text)
 		return rc;
-	rc = check_lines(text, len, err, errlen, path);
+	rc = check_lines(text, len, err, errlen, shown);
 	if (rc) {
 		free(text);
 		return rc;
@@ -542,14 +696,13 @@ int buddy_config_load(const char *path, struct buddy_config *c, char *err, size_
 	} else if (r > 0 && (!p.err_line || r < p.err_line)) {
 		/* inih's own complaint: neither a section header nor name = value */
 		snprintf(err, errlen,
-			 "%s line %d: not a [section] header nor a \"name = value\" setting", path,
-			 r);
+			 "%s:%d: not a [section] header nor a \"name = value\" setting", shown, r);
 		rc = BUDDY_E_INVALID;
 	} else if (p.err_line) {
-		snprintf(err, errlen, "%s line %d: %s", path, p.err_line, p.msg);
+		snprintf(err, errlen, "%s:%d: %s", shown, p.err_line, p.msg);
 		rc = p.err_code;
 	} else if (r) {
-		snprintf(err, errlen, "%s: cannot parse", path);
+		snprintf(err, errlen, "%s: cannot parse", shown);
 		rc = BUDDY_E_INVALID;
 	}
 	if (rc) {
@@ -557,4 +710,153 @@ int buddy_config_load(const char *path, struct buddy_config *c, char *err, size_
 		set_defaults(c);
 	}
 	return rc;
+}
+
+int buddy_config_load(const char *path, struct buddy_config *c, char *err, size_t errlen)
+{
+	return buddy_config_load_as(path, path, c, err, errlen);
+}
+
+/* A listen address may use port 0 (the system picks a free one), which an address to dial
+ * may not: parse it as port 1 and put the 0 back. */
+int buddy_config_parse_listen(const char *arg, struct buddy_addr *out)
+{
+	char buf[BUDDY_ADDR_HOST_MAX + 16];
+	size_t len = strlen(arg);
+
+	if (len >= sizeof(buf))
+		return BUDDY_E_INVALID;
+	memcpy(buf, arg, len + 1);
+	if (len > 2 && !strcmp(buf + len - 2, ":0")) {
+		buf[len - 1] = '1';
+		if (buddy_addr_parse(buf, 0, out))
+			return BUDDY_E_INVALID;
+		out->port = 0;
+		return 0;
+	}
+	return buddy_addr_parse(buf, BUDDY_PEER_PORT, out);
+}
+
+int buddy_config_parse_advertise(const char *arg, struct buddy_addr *out)
+{
+	return buddy_addr_parse(arg, 0, out) ? BUDDY_E_INVALID : 0;
+}
+
+bool buddy_config_key_at(size_t i, const char **section, const char **key)
+{
+	for (int r = 0; r < K_COUNT_; r++) {
+		if (r != K_HOOK_KIND) {
+			if (i-- == 0) {
+				*section = buddy_config_keys[r].section;
+				*key = buddy_config_keys[r].key;
+				return true;
+			}
+			continue;
+		}
+		for (int k = 1; k < BUDDY_EV_COUNT_; k++) {
+			if (i-- == 0) {
+				*section = "hooks";
+				*key = buddy_event_kind_name((enum buddy_event_kind)k);
+				return true;
+			}
+		}
+	}
+	return false;
+}
+
+/* seconds as the largest unit that divides them: 10800 is "3h" */
+static void fmt_duration(int64_t s, char *out, size_t cap)
+{
+	if (s && s % 86400 == 0)
+		snprintf(out, cap, "%lldd", (long long)(s / 86400));
+	else if (s && s % 3600 == 0)
+		snprintf(out, cap, "%lldh", (long long)(s / 3600));
+	else if (s && s % 60 == 0)
+		snprintf(out, cap, "%lldm", (long long)(s / 60));
+	else
+		snprintf(out, cap, "%llds", (long long)s);
+}
+
+static void fmt_addrs(const struct buddy_addr *a, size_t n, char *out, size_t cap)
+{
+	size_t len = 0;
+
+	out[0] = '\0';
+	for (size_t i = 0; i < n && len < cap; i++) {
+		char one[BUDDY_ADDR_HOST_MAX + 16];
+
+		buddy_addr_format(&a[i], one, sizeof(one));
+		len += (size_t)snprintf(out + len, cap - len, "%s%s", i ? " " : "", one);
+	}
+}
+
+static void fmt_hook(const struct buddy_hook_cmd *h, char *out, size_t cap)
+{
+	size_t len = 0;
+
+	out[0] = '\0';
+	for (int i = 0; i < BUDDY_HOOK_ARGS_MAX && h->argv[i] && len < cap; i++)
+		len += (size_t)snprintf(out + len, cap - len, "%s%s", i ? " " : "", h->argv[i]);
+}
+
+int buddy_config_value(const struct buddy_config *c, const char *section, const char *key,
+		       char *out, size_t cap, bool *set)
+{
+	static const char *const levels[] = {"error", "warn", "info", "debug"};
+	int kind, row = find_key(section, key, &kind);
+
+	if (row < 0)
+		return BUDDY_E_NOTFOUND;
+	*set = row == K_HOOK_KIND      ? c->hook_set[kind]
+	       : row == K_HOOK_DEFAULT ? c->hook_set[0]
+				       : c->set[row];
+	switch (row) {
+	case K_REMIND_LEAD:
+		fmt_duration(c->remind_lead_s, out, cap);
+		break;
+	case K_MISS_GRACE:
+		fmt_duration(c->miss_grace_s, out, cap);
+		break;
+	case K_HOOK_TIMEOUT:
+		fmt_duration(c->hook_timeout_s, out, cap);
+		break;
+	case K_HOOK_DEFAULT:
+		fmt_hook(&c->hooks[0], out, cap);
+		break;
+	case K_HOOK_KIND:
+		fmt_hook(&c->hooks[kind], out, cap);
+		break;
+	case K_PING:
+		fmt_duration(c->peer_ping_s, out, cap);
+		break;
+	case K_IDLE:
+		fmt_duration(c->peer_idle_s, out, cap);
+		break;
+	case K_REDIAL_MAX:
+		fmt_duration(c->peer_redial_max_s, out, cap);
+		break;
+	case K_LISTEN:
+		fmt_addrs(c->listen, c->nlisten, out, cap);
+		break;
+	case K_ADVERTISE:
+		fmt_addrs(c->advertise, c->nadvertise, out, cap);
+		break;
+	case K_DISC_ENABLED:
+		snprintf(out, cap, "%s", c->discovery_enabled ? "yes" : "no");
+		break;
+	case K_DISC_PORT:
+		snprintf(out, cap, "%lld", (long long)c->discovery_port);
+		break;
+	case K_DISC_INTERVAL:
+		fmt_duration(c->discovery_interval_s, out, cap);
+		break;
+	case K_LOG_LEVEL:
+		snprintf(out, cap, "%s",
+			 (unsigned)c->log_level < 4 ? levels[c->log_level] : "info");
+		break;
+	default:
+		out[0] = '\0';
+		break;
+	}
+	return 0;
 }

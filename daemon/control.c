@@ -731,6 +731,7 @@ const struct ctl_method ctl_methods[] = {
 	{"lock", ctl_lock, false},
 	{"passwd", ctl_passwd, false},
 	{"debug.clock_advance", ctl_clock_advance, false},
+	{"config.reload", ctl_config_reload, false},
 	{"commit.add", ctl_commit_add, true},
 	{"commit.list", ctl_commit_list, true},
 	{"commit.show", ctl_commit_show, true},

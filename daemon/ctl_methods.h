@@ -51,6 +51,9 @@ void ctl_pack_event(msgpack_packer *pk, struct buddyd *d, const struct buddy_eve
 void ctl_event_words(struct buddyd *d, const struct buddy_event *ev, const char **status,
 		     const char **text);
 
+/* ctl_config.c */
+void ctl_config_reload(struct buddyd *d, struct ctl_req *r, const msgpack_object *p);
+
 /* control.c */
 void ctl_watch(struct buddyd *d, struct ctl_req *r, const msgpack_object *p);
 

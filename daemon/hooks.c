@@ -14,6 +14,7 @@
  * A run's memory goes when the last of its handles is closed; the hooks' own memory goes once
  * they are stopped and the last run is gone. */
 #include "buddy/hooks.h"
+#include "buddy/error.h"
 #include "buddy/log.h"
 
 #include <errno.h>
@@ -74,6 +75,8 @@ struct run {
 	enum stage stage;
 	int pid;
 	unsigned lines;
+	char *prog;	   /* its program, a copy: a reload may change the slot's meanwhile */
+	uint64_t limit_ms; /* its time limit, likewise */
 };
 
 struct slot {
@@ -247,11 +250,12 @@ static struct job *job_new(const struct buddy_hooks *h, const struct buddy_hook_
 
 /* ---- runs ---- */
 
+static void free_cmds(struct buddy_hook_cmd *cmds);
+static void point_slots(struct buddy_hooks *h);
+
 static void hooks_free(struct buddy_hooks *h)
 {
-	for (int k = 0; k < BUDDY_EV_COUNT_; k++)
-		for (int i = 0; i < BUDDY_HOOK_ARGS_MAX && h->cmds[k].argv[i]; i++)
-			free(h->cmds[k].argv[i]);
+	free_cmds(h->cmds);
 	for (size_t i = 0; i < h->ninherit; i++)
 		free(h->inherit[i]);
 	free(h);
@@ -270,6 +274,7 @@ static void on_close(uv_handle_t *handle)
 		h->runs = r->next;
 	if (r->next)
 		r->next->prev = r->prev;
+	free(r->prog);
 	free(r);
 	if (h->stopping && !h->runs)
 		hooks_free(h);
@@ -387,13 +392,13 @@ static void on_child_exit(uv_process_t *proc, int64_t status, int sig)
 		return; /* its other handles are closed already */
 
 	if (r->stage != RUN_LIMIT)
-		log_debug("hook %s: %s ended after it was signalled", name, s->argv[0]);
+		log_debug("hook %s: %s ended after it was signalled", name, r->prog);
 	else if (sig)
-		log_warn("hook %s: %s was killed by signal %d", name, s->argv[0], sig);
+		log_warn("hook %s: %s was killed by signal %d", name, r->prog, sig);
 	else if (status)
-		log_warn("hook %s: %s exited with status %" PRId64, name, s->argv[0], status);
+		log_warn("hook %s: %s exited with status %" PRId64, name, r->prog, status);
 	else
-		log_debug("hook %s: %s done", name, s->argv[0]);
+		log_debug("hook %s: %s done", name, r->prog);
 
 	uv_timer_stop(&r->timer);
 	if (r->out[0].open || r->out[1].open)
@@ -417,13 +422,13 @@ static void on_timer(uv_timer_t *t)
 	}
 	if (r->stage == RUN_LIMIT) {
 		log_warn("hook %s: %s still running after %" PRIu64 " s: killed (SIGTERM)", name,
-			 r->h->slots[r->kind].argv[0], r->h->timeout_ms / 1000);
+			 r->prog, r->limit_ms / 1000);
 		r->stage = RUN_TERM_SENT;
 		signal_child(r, SIGTERM);
 		uv_timer_start(&r->timer, on_timer, HOOK_KILL_GRACE_MS, 0);
 	} else if (r->stage == RUN_TERM_SENT) {
-		log_warn("hook %s: %s still running %d s after SIGTERM: SIGKILL", name,
-			 r->h->slots[r->kind].argv[0], HOOK_KILL_GRACE_MS / 1000);
+		log_warn("hook %s: %s still running %d s after SIGTERM: SIGKILL", name, r->prog,
+			 HOOK_KILL_GRACE_MS / 1000);
 		r->stage = RUN_KILL_SENT;
 		signal_child(r, SIGKILL);
 	}
@@ -444,6 +449,13 @@ static bool spawn(struct buddy_hooks *h, int kind, struct job *j)
 		log_error("hook %s: out of memory: event %" PRIu64 " dropped", name, j->id);
 		return false;
 	}
+	r->prog = strdup(s->argv[0]);
+	if (!r->prog) {
+		free(r);
+		log_error("hook %s: out of memory: event %" PRIu64 " dropped", name, j->id);
+		return false;
+	}
+	r->limit_ms = h->timeout_ms;
 	r->h = h;
 	r->kind = kind;
 	r->exited = true; /* until spawned */
@@ -508,7 +520,7 @@ static bool spawn(struct buddy_hooks *h, int kind, struct job *j)
 			close_out(r, &r->out[i]);
 		}
 	}
-	uv_timer_start(&r->timer, on_timer, h->timeout_ms, 0);
+	uv_timer_start(&r->timer, on_timer, r->limit_ms, 0);
 	s->running = r;
 	return true;
 }
@@ -518,7 +530,7 @@ static void start_next(struct buddy_hooks *h, int kind)
 {
 	struct slot *s = &h->slots[kind];
 
-	while (!h->stopping && !s->running && s->head) {
+	while (!h->stopping && !s->running && s->head && s->argv) {
 		struct job *j = s->head;
 
 		s->head = j->next;
@@ -548,12 +560,7 @@ struct buddy_hooks *buddy_hooks_new(uv_loop_t *loop, const struct buddy_config *
 				goto fail;
 		}
 	}
-	for (int k = 1; k < BUDDY_EV_COUNT_; k++) {
-		if (h->cmds[k].argv[0])
-			h->slots[k].argv = h->cmds[k].argv;
-		else if (h->cmds[0].argv[0])
-			h->slots[k].argv = h->cmds[0].argv;
-	}
+	point_slots(h);
 	for (size_t i = 0; i < INHERITED_N; i++) {
 		const char *v = getenv(inherited[i]);
 
@@ -570,6 +577,68 @@ struct buddy_hooks *buddy_hooks_new(uv_loop_t *loop, const struct buddy_config *
 fail:
 	hooks_free(h);
 	return NULL;
+}
+
+/* The slots' programs from cmds: the kind's own, else the default. */
+static void point_slots(struct buddy_hooks *h)
+{
+	for (int k = 1; k < BUDDY_EV_COUNT_; k++) {
+		if (h->cmds[k].argv[0])
+			h->slots[k].argv = h->cmds[k].argv;
+		else if (h->cmds[0].argv[0])
+			h->slots[k].argv = h->cmds[0].argv;
+		else
+			h->slots[k].argv = NULL;
+	}
+}
+
+static void free_cmds(struct buddy_hook_cmd *cmds)
+{
+	for (int k = 0; k < BUDDY_EV_COUNT_; k++)
+		for (int i = 0; i < BUDDY_HOOK_ARGS_MAX && cmds[k].argv[i]; i++)
+			free(cmds[k].argv[i]);
+}
+
+int buddy_hooks_reconfigure(struct buddy_hooks *h, const struct buddy_config *cfg)
+{
+	struct buddy_hook_cmd cmds[BUDDY_EV_COUNT_];
+
+	if (!h || h->stopping || !cfg)
+		return 0;
+	memset(cmds, 0, sizeof(cmds));
+	for (int k = 0; k < BUDDY_EV_COUNT_; k++) {
+		for (int i = 0; i < BUDDY_HOOK_ARGS_MAX && cfg->hooks[k].argv[i]; i++) {
+			cmds[k].argv[i] = strdup(cfg->hooks[k].argv[i]);
+			if (!cmds[k].argv[i]) {
+				free_cmds(cmds);
+				return BUDDY_E_NOMEM;
+			}
+		}
+	}
+	/* runs in progress hold their own copy of the program (r->prog) and time limit; the
+	 * argv given to uv_spawn was needed only during that call */
+	free_cmds(h->cmds);
+	memcpy(h->cmds, cmds, sizeof(cmds));
+	h->timeout_ms = (uint64_t)(cfg->hook_timeout_s > 0 ? cfg->hook_timeout_s : 10) * 1000;
+	point_slots(h);
+	for (int k = 1; k < BUDDY_EV_COUNT_; k++) {
+		struct slot *s = &h->slots[k];
+
+		if (s->argv) {
+			start_next(h, k);
+			continue;
+		}
+		/* no hook for this kind any more: what waited for it is dropped */
+		while (s->head) {
+			struct job *j = s->head;
+
+			s->head = j->next;
+			job_free(j);
+		}
+		s->tail = NULL;
+		s->queued = 0;
+	}
+	return 0;
 }
 
 void buddy_hooks_run(struct buddy_hooks *h, const struct buddy_hook_event *e)
@@ -633,8 +702,8 @@ void buddy_hooks_stop(struct buddy_hooks *h)
 	}
 	for (struct run *r = h->runs; r; r = r->next) {
 		if (!r->exited)
-			log_info("hook %s: stopping %s (pid %d)", kind_name(r->kind),
-				 h->slots[r->kind].argv[0], r->pid);
+			log_info("hook %s: stopping %s (pid %d)", kind_name(r->kind), r->prog,
+				 r->pid);
 		signal_child(r, SIGKILL);
 		/* the process handle is closed when the child is reaped (at once, after SIGKILL) */
 		close_handle((uv_handle_t *)&r->out[0].pipe, &r->out[0].open);

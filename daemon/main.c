@@ -33,11 +33,14 @@ static const char usage[] =
 	"\n"
 	"Options:\n"
 	"  --passphrase-file F  unlock at start with the passphrase in F (one line)\n"
-	"  --listen HOST:PORT   where buddies connect (repeatable; default 0.0.0.0:7654 and\n"
-	"                       [::]:7654, all interfaces; port 0 picks a free port)\n"
+	"  --listen HOST:PORT   where buddies connect (repeatable; default [peer] listen in\n"
+	"                       the config, else 0.0.0.0:7654 and [::]:7654, all interfaces;\n"
+	"                       port 0 picks a free port)\n"
 	"  --advertise HOST:PORT  where buddies should dial me instead of the --listen\n"
-	"                       addresses (repeatable), e.g. a port forwarded to this one\n"
-	"  --log-level LEVEL    error, warn, info (default) or debug\n"
+	"                       addresses (repeatable), e.g. a port forwarded to this one;\n"
+	"                       overrides [peer] advertise in the config\n"
+	"  --log-level LEVEL    error, warn, info (default) or debug; overrides [daemon]\n"
+	"                       log_level in the config\n"
 	"  --ready-fd N         write \"ready\\n\" to file descriptor N once serving, then close "
 	"it\n"
 	"  -h, --help           show this help\n"
@@ -47,10 +50,12 @@ static const char usage[] =
 	"  BUDDY_HOME           the buddy home\n"
 	"  BUDDY_TEST_CLOCK     freeze the clock at these Unix seconds (tests only)\n"
 	"\n"
-	"SIGINT and SIGTERM stop it cleanly: appends in flight are finished first.\n";
+	"SIGINT and SIGTERM stop it cleanly: appends in flight are finished first.\n"
+	"SIGHUP reads $BUDDY_HOME/config again (like `buddy config` after a change): a malformed\n"
+	"file is logged and the old configuration kept.\n";
 
 static struct buddyd daemon_state;
-static uv_signal_t sigint_h, sigterm_h;
+static uv_signal_t sigint_h, sigterm_h, sighup_h;
 static int ready_fd = -1;
 static int exit_code;
 
@@ -78,6 +83,7 @@ static void stop(struct buddyd *d)
 	d->control = NULL;
 	uv_close((uv_handle_t *)&sigint_h, NULL);
 	uv_close((uv_handle_t *)&sigterm_h, NULL);
+	uv_close((uv_handle_t *)&sighup_h, NULL);
 	/* appends in flight are uv_work requests: uv_run returns only after they complete */
 }
 
@@ -85,6 +91,17 @@ static void on_signal(uv_signal_t *h, int signum)
 {
 	log_info("%s: stopping", signum == SIGINT ? "SIGINT" : "SIGTERM");
 	stop(h->data);
+}
+
+/* SIGHUP: read the configuration again (a malformed one is logged and the old one kept) */
+static void on_sighup(uv_signal_t *h, int signum)
+{
+	struct buddyd_config_changes ch;
+	char err[512] = "";
+
+	(void)signum;
+	log_info("SIGHUP: reloading the configuration");
+	(void)buddyd_config_reload(h->data, &ch, err, sizeof(err));
 }
 
 static void start_unlocked(struct buddyd *d, void *arg, int status, const char *detail)
@@ -101,26 +118,6 @@ static void start_unlocked(struct buddyd *d, void *arg, int status, const char *
 	announce_ready(d);
 }
 
-/* A listen address may use port 0 (the system picks a free one), which an address to dial
- * may not: parse it as port 1 and put the 0 back. */
-static int parse_listen(const char *arg, struct buddy_addr *out)
-{
-	char buf[BUDDY_ADDR_HOST_MAX + 16];
-	size_t len = strlen(arg);
-
-	if (len >= sizeof(buf))
-		return BUDDY_E_INVALID;
-	memcpy(buf, arg, len + 1);
-	if (len > 2 && !strcmp(buf + len - 2, ":0")) {
-		buf[len - 1] = '1';
-		if (buddy_addr_parse(buf, 0, out))
-			return BUDDY_E_INVALID;
-		out->port = 0;
-		return 0;
-	}
-	return buddy_addr_parse(buf, BUDDY_PEER_PORT, out);
-}
-
 /* $BUDDY_HOME/config: optional; a malformed one stops buddyd before it serves anything, so a
  * typo in a hook never goes unnoticed. */
 static int load_config(struct buddyd *d)
@@ -131,7 +128,9 @@ static int load_config(struct buddyd *d)
 	snprintf(path, sizeof(path), "%s/config", d->home.dir);
 	rc = buddy_config_load(path, &d->config, err, sizeof(err));
 	if (rc)
-		log_error("refusing to start: %s: %s", path, err[0] ? err : buddy_strerror(rc));
+		/* the parser's messages name the file themselves ("FILE:LINE: key: why") */
+		log_error("refusing to start: %s%s%s", err[0] ? "" : path, err[0] ? "" : ": ",
+			  err[0] ? err : buddy_strerror(rc));
 	return rc;
 }
 
@@ -203,6 +202,7 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			buddy_log_set_level(lvl);
+			d->log_level_cli = true;
 			break;
 		case 'r':
 			errno = 0;
@@ -216,7 +216,7 @@ int main(int argc, char **argv)
 			break;
 		case 'L':
 			if (d->nlisten == BUDDY_PEER_ADDRS_MAX ||
-			    parse_listen(optarg, &d->listen[d->nlisten])) {
+			    buddy_config_parse_listen(optarg, &d->listen[d->nlisten])) {
 				fprintf(stderr,
 					"buddyd: --listen takes HOST:PORT with a numeric IPv4 or "
 					"[IPv6] host (at most %d), not \"%s\"\n",
@@ -224,12 +224,13 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			d->nlisten++;
+			d->listen_cli = true;
 			break;
 		case 'A':
 			/* sent in hellos and invites in place of the bound addresses: where a
 			 * buddy reaches this daemon through a forwarded port (or a relay) */
 			if (d->nadvertise == BUDDY_PEER_ADDRS_MAX ||
-			    buddy_addr_parse(optarg, 0, &d->advertise[d->nadvertise])) {
+			    buddy_config_parse_advertise(optarg, &d->advertise[d->nadvertise])) {
 				fprintf(stderr,
 					"buddyd: --advertise takes HOST:PORT with a numeric "
 					"IPv4 or [IPv6] host and a port other than 0 (at most "
@@ -238,6 +239,7 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			d->nadvertise++;
+			d->advertise_cli = true;
 			break;
 		case 'h':
 			fputs(usage, stdout);
@@ -249,13 +251,6 @@ int main(int argc, char **argv)
 			fputs("Try: buddyd --help\n", stderr);
 			return 2;
 		}
-	}
-	if (d->nlisten == 0) {
-		/* all interfaces, IPv4 and IPv6 (two sockets: IPv6 ones are IPv6-only) */
-		buddy_addr_parse("0.0.0.0:7654", 0, &d->listen[0]);
-		buddy_addr_parse("[::]:7654", 0, &d->listen[1]);
-		d->nlisten = 2;
-		d->listen_default = true;
 	}
 	if (optind < argc) {
 		fprintf(stderr, "buddyd: unexpected argument \"%s\"\nTry: buddyd --help\n",
@@ -296,14 +291,19 @@ int main(int argc, char **argv)
 	}
 	if (load_config(d))
 		return 1;
+	/* the command line's --listen, --advertise and --log-level win over the file's */
+	buddyd_config_apply_addrs(d);
+	buddyd_config_apply_log_level(d);
 	uv_loop_init(&loop);
 	d->loop = &loop;
 	d->state = BUDDYD_LOCKED;
 	uv_signal_init(&loop, &sigint_h);
 	uv_signal_init(&loop, &sigterm_h);
-	sigint_h.data = sigterm_h.data = d;
+	uv_signal_init(&loop, &sighup_h);
+	sigint_h.data = sigterm_h.data = sighup_h.data = d;
 	uv_signal_start(&sigint_h, on_signal, SIGINT);
 	uv_signal_start(&sigterm_h, on_signal, SIGTERM);
+	uv_signal_start(&sighup_h, on_sighup, SIGHUP);
 	if (buddy_control_start(d, &d->control)) {
 		exit_code = 1;
 		stop(d);

@@ -122,6 +122,12 @@ void buddyd_notify_start(struct buddyd *d)
 	buddy_events_set_live(buddy_journal_events(d->journal), on_event, n);
 }
 
+void buddyd_notify_reconfigure(struct buddyd *d)
+{
+	if (d->notify && d->notify->hooks && buddy_hooks_reconfigure(d->notify->hooks, &d->config))
+		log_error("out of memory: the hooks keep their old programs");
+}
+
 static void on_idle_closed(uv_handle_t *h)
 {
 	free(h->data);

@@ -52,6 +52,8 @@ struct buddyd {
 	struct buddy_addr listen[BUDDY_PEER_ADDRS_MAX];
 	size_t nlisten;
 	bool listen_default; /* no --listen: IPv6 may be missing on this machine */
+	/* given on the command line: a configuration (re)load leaves them alone */
+	bool listen_cli, advertise_cli, log_level_cli;
 	struct buddy_addr advertise[BUDDY_PEER_ADDRS_MAX]; /* --advertise: sent in hellos */
 	size_t nadvertise;
 	struct online_wait *online_waiters; /* ctl_buddies.c: `buddies.wait` requests */
@@ -63,7 +65,7 @@ struct buddyd {
 	struct deadlines *deadlines;  /* deadlines.c: the engine's timer while unlocked */
 	struct buddyd_notify *notify; /* notify.c: where live events go, while unlocked */
 	struct buddyd_discovery *discovery; /* discovery.c: LAN beacons, while the peers run */
-	struct buddy_config config;	    /* $BUDDY_HOME/config, read at start (config.h) */
+	struct buddy_config config;	    /* $BUDDY_HOME/config, read at start and on reload */
 	bool stopping;
 	uint64_t started_ms;
 };
@@ -114,6 +116,25 @@ void buddyd_sync_stop(struct buddyd *d);
 void buddyd_notify_start(struct buddyd *d);
 void buddyd_notify_stop(struct buddyd *d);
 void buddyd_notify_live(struct buddyd *d, enum buddy_event_kind kind, const uint8_t pk[32]);
+
+/* notify.c: the hooks take the programs and time limit of d->config (after a reload). */
+void buddyd_notify_reconfigure(struct buddyd *d);
+
+/* ctl_config.c: d->listen and d->advertise from d->config, unless given on the command line
+ * (no listen address anywhere: all interfaces); the log level likewise. */
+void buddyd_config_apply_addrs(struct buddyd *d);
+void buddyd_config_apply_log_level(struct buddyd *d);
+
+/* ctl_config.c: reads $BUDDY_HOME/config again (SIGHUP, `config.reload`). A malformed file is
+ * logged, its message in err, and the old configuration kept; otherwise the new one replaces
+ * it and takes effect, the keys whose value changed in ch. */
+#define BUDDYD_CONFIG_CHANGES_MAX 64
+struct buddyd_config_changes {
+	size_t n;
+	char names[BUDDYD_CONFIG_CHANGES_MAX][48]; /* "section.key" */
+};
+int buddyd_config_reload(struct buddyd *d, struct buddyd_config_changes *ch, char *err,
+			 size_t errlen);
 
 /* Closes the journal and wipes keys right away; for shutdown after the appender is idle. */
 void buddyd_close_vault(struct buddyd *d);

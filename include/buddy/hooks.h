@@ -32,6 +32,10 @@ struct buddy_hook_event {
 struct buddy_hooks *buddy_hooks_new(uv_loop_t *loop, const struct buddy_config *cfg);
 /* Queues or starts the hook of ev's kind (copies what it needs). No hook configured: nothing. */
 void buddy_hooks_run(struct buddy_hooks *h, const struct buddy_hook_event *e);
+/* Takes the programs and time limit of cfg (a reload): new runs use them; a run in progress
+ * keeps its program and time limit. Jobs waiting for a kind that has no hook now are dropped.
+ * On failure (memory) the old ones stay and BUDDY_E_NOMEM is returned. */
+int buddy_hooks_reconfigure(struct buddy_hooks *h, const struct buddy_config *cfg);
 /* Kills running hooks, drops queued ones; memory goes in the close callbacks. */
 void buddy_hooks_stop(struct buddy_hooks *h);
 

@@ -432,7 +432,7 @@ refused() {
 	log_since "$m" | sed 's/^/#   log: /'
 	check "... with a message naming $CFG" log_has "$m" "$CFG"
 	if [ -n "${2:-}" ]; then
-		check "... and its line $2" log_has "$m" "line $2"
+		check "... and its line $2" log_has "$m" "config:$2:"
 	fi
 }
 write_config carol "[hooks]

@@ -1,7 +1,9 @@
 /* The configuration file (daemon/config.c): defaults, every setting, durations and their
  * bounds, hook commands split into argv, the peer timers ([peer]: ping below idle), and the
  * files refused: unknown keys and sections, relative programs, over-long lines, unsafe
- * permissions. Each error names its line. */
+ * permissions, [peer] listen/advertise and [daemon] log_level, and the table of keys (which the
+ * parser, the CLI and the manual share) against the built-in defaults. Each error reads
+ * "FILE:LINE: key: why". */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -235,7 +237,7 @@ static void test_durations(void **state)
 			if (lead[i].s < 0) {
 				if (rc != BUDDY_E_INVALID)
 					fail_msg("%s = %s accepted", key, lead[i].v);
-				assert_non_null(strstr(err, "line 2"));
+				assert_non_null(strstr(err, "config:2: "));
 				assert_non_null(strstr(err, key));
 			} else {
 				if (rc)
@@ -254,7 +256,7 @@ static void test_durations(void **state)
 		if (timeout[i].s < 0) {
 			if (rc != BUDDY_E_INVALID)
 				fail_msg("timeout = %s accepted", timeout[i].v);
-			assert_non_null(strstr(err, "line 2"));
+			assert_non_null(strstr(err, "config:2: "));
 		} else {
 			if (rc)
 				fail_msg("timeout = %s refused: %s", timeout[i].v, err);
@@ -274,43 +276,46 @@ static void test_peer(void **state)
 		const char *err;
 	} cases[] = {
 		{"[peer]\nping = 1s\nidle = 2s\n", 1, 2, 300, NULL},
-		{"[peer]\nidle = 1h\nping = 59m59s\n", -1, 0, 0, "line 3: ping"},
+		{"[peer]\nidle = 1h\nping = 59m59s\n", -1, 0, 0, "config:3: ping"},
 		{"[peer]\nidle = 1h\nping = 3599\n", 3599, 3600, 300, NULL},
 		{"[peer]\nping = 89s\n", 89, 90, 300, NULL},
 		{"[peer]\nidle = 31s\n", 30, 31, 300, NULL},
 		{"[peer]\nredial_max = 1s\n", 30, 90, 1, NULL},
 		{"[peer]\nredial_max = 1h\n", 30, 90, 3600, NULL},
 		{"[peer]\nping = 0\nidle = 3s\n", -1, 0, 0,
-		 "line 2: ping: \"0\" is not a duration"},
-		{"[peer]\nping = 0s\n", -1, 0, 0, "line 2: ping"},
-		{"[peer]\nping = 61m\nidle = 1h\n", -1, 0, 0, "line 2: ping"},
-		{"[peer]\nidle = 1s\n", -1, 0, 0, "line 2: idle: \"1s\" is not a duration from 2s"},
-		{"[peer]\nidle = 3601\n", -1, 0, 0, "line 2: idle"},
-		{"[peer]\nidle = 2h\n", -1, 0, 0, "line 2: idle"},
-		{"[peer]\nredial_max = 0\n", -1, 0, 0, "line 2: redial_max"},
-		{"[peer]\nredial_max = 2h\n", -1, 0, 0, "line 2: redial_max"},
-		{"[peer]\nredial_max = 1.5s\n", -1, 0, 0, "line 2: redial_max"},
+		 "config:2: ping: \"0\" is not a duration"},
+		{"[peer]\nping = 0s\n", -1, 0, 0, "config:2: ping"},
+		{"[peer]\nping = 61m\nidle = 1h\n", -1, 0, 0, "config:2: ping"},
+		{"[peer]\nidle = 1s\n", -1, 0, 0,
+		 "config:2: idle: \"1s\" is not a duration from 2s"},
+		{"[peer]\nidle = 3601\n", -1, 0, 0, "config:2: idle"},
+		{"[peer]\nidle = 2h\n", -1, 0, 0, "config:2: idle"},
+		{"[peer]\nredial_max = 0\n", -1, 0, 0, "config:2: redial_max"},
+		{"[peer]\nredial_max = 2h\n", -1, 0, 0, "config:2: redial_max"},
+		{"[peer]\nredial_max = 1.5s\n", -1, 0, 0, "config:2: redial_max"},
 		/* idle not longer than ping: the line of the later of the two is named */
 		{"[peer]\nping = 5s\nidle = 5s\n", -1, 0, 0,
-		 "line 3: idle: 5s is not longer than ping (5s)"},
+		 "config:3: idle: 5s is not longer than ping (5s)"},
 		{"[peer]\nidle = 3s\n\nping = 10s\n", -1, 0, 0,
-		 "line 4: ping: 10s is not shorter than idle (3s)"},
+		 "config:4: ping: 10s is not shorter than idle (3s)"},
 		{"[peer]\nping = 2m\n", -1, 0, 0,
-		 "line 2: ping: 120s is not shorter than idle (90s, the default: set idle too)"},
+		 "config:2: ping: 120s is not shorter than idle (90s, the default: set idle too)"},
 		{"[peer]\nidle = 10s\n", -1, 0, 0,
-		 "line 2: idle: 10s is not longer than ping (30s, the default: set ping too)"},
-		{"[peer]\nping = 1s\nping = 2s\n", -1, 0, 0, "line 3: ping is set twice"},
-		{"[peer]\nidle = 9s\nidle = 9s\n", -1, 0, 0, "line 3: idle is set twice"},
+		 "config:2: idle: 10s is not longer than ping (30s, the default: set ping too)"},
+		{"[peer]\nping = 1s\nping = 2s\n", -1, 0, 0, "config:3: ping: set twice"},
+		{"[peer]\nidle = 9s\nidle = 9s\n", -1, 0, 0, "config:3: idle: set twice"},
 		{"[peer]\nredial_max = 9s\nredial_max = 9s\n", -1, 0, 0,
-		 "line 3: redial_max is set twice"},
+		 "config:3: redial_max: set twice"},
 		{"[peer]\nping = 1s\nidle = 3s\nkeepalive = 1s\n", -1, 0, 0,
-		 "line 4: unknown setting \"keepalive\" in [peer] (ping, idle, redial_max)"},
+		 "config:4: keepalive: unknown setting in [peer] (ping, idle, redial_max, listen, "
+		 "advertise)"},
 		{"[deadlines]\nping = 1s\n", -1, 0, 0,
-		 "line 2: unknown setting \"ping\" in [deadlines]"},
+		 "config:2: ping: unknown setting in [deadlines]"},
 		{"[peers]\nping = 1s\n", -1, 0, 0,
-		 "line 1: unknown section [peers] (deadlines, hooks, peer, discovery)"},
+		 "config:1: [peers]: unknown section (deadlines, hooks, peer, daemon, discovery)"},
 		/* an earlier error is the one named, not the check between the two */
-		{"[peer]\nping = 9s\nbogus = 1\nidle = 3s\n", -1, 0, 0, "line 3: unknown setting"},
+		{"[peer]\nping = 9s\nbogus = 1\nidle = 3s\n", -1, 0, 0,
+		 "config:3: bogus: unknown setting"},
 	};
 	struct buddy_config c;
 	char err[512];
@@ -360,28 +365,28 @@ static void test_discovery(void **state)
 		{"[peer]\nping = 10s\n[discovery]\nenabled = no\n[hooks]\ntimeout = 5\n", 0, 7655,
 		 30, NULL},
 		{"[discovery]\nenabled = maybe\n", -1, 0, 0,
-		 "line 2: enabled: \"maybe\" is not yes or no"},
-		{"[discovery]\nenabled = YES\n", -1, 0, 0, "line 2: enabled"},
-		{"[discovery]\nenabled =\n", -1, 0, 0, "line 2: enabled"},
+		 "config:2: enabled: \"maybe\" is not yes or no"},
+		{"[discovery]\nenabled = YES\n", -1, 0, 0, "config:2: enabled"},
+		{"[discovery]\nenabled =\n", -1, 0, 0, "config:2: enabled"},
 		{"[discovery]\nenabled = no\nenabled = yes\n", -1, 0, 0,
-		 "line 3: enabled is set twice"},
+		 "config:3: enabled: set twice"},
 		{"[discovery]\nport = 0\n", -1, 0, 0,
-		 "line 2: port: \"0\" is not a number from 1 to 65535"},
-		{"[discovery]\nport = 65536\n", -1, 0, 0, "line 2: port"},
-		{"[discovery]\nport = 76s\n", -1, 0, 0, "line 2: port"},
-		{"[discovery]\nport = -1\n", -1, 0, 0, "line 2: port"},
-		{"[discovery]\nport = 7655x\n", -1, 0, 0, "line 2: port"},
-		{"[discovery]\nport = 1\nport = 2\n", -1, 0, 0, "line 3: port is set twice"},
-		{"[discovery]\ninterval = 0\n", -1, 0, 0, "line 2: interval"},
+		 "config:2: port: \"0\" is not a number from 1 to 65535"},
+		{"[discovery]\nport = 65536\n", -1, 0, 0, "config:2: port"},
+		{"[discovery]\nport = 76s\n", -1, 0, 0, "config:2: port"},
+		{"[discovery]\nport = -1\n", -1, 0, 0, "config:2: port"},
+		{"[discovery]\nport = 7655x\n", -1, 0, 0, "config:2: port"},
+		{"[discovery]\nport = 1\nport = 2\n", -1, 0, 0, "config:3: port: set twice"},
+		{"[discovery]\ninterval = 0\n", -1, 0, 0, "config:2: interval"},
 		{"[discovery]\ninterval = 2h\n", -1, 0, 0,
-		 "line 2: interval: \"2h\" is not a duration from 1s to 1h"},
+		 "config:2: interval: \"2h\" is not a duration from 1s to 1h"},
 		{"[discovery]\ninterval = 1s\ninterval = 1s\n", -1, 0, 0,
-		 "line 3: interval is set twice"},
+		 "config:3: interval: set twice"},
 		{"[discovery]\nenabled = yes\ngroup = 239.1.1.1\n", -1, 0, 0,
-		 "line 3: unknown setting \"group\" in [discovery] (enabled, port, interval)"},
+		 "config:3: group: unknown setting in [discovery] (enabled, port, interval)"},
 		{"[peer]\nenabled = no\n", -1, 0, 0,
-		 "line 2: unknown setting \"enabled\" in [peer]"},
-		{"[Discovery]\nenabled = no\n", -1, 0, 0, "line 1: unknown section [Discovery]"},
+		 "config:2: enabled: unknown setting in [peer]"},
+		{"[Discovery]\nenabled = no\n", -1, 0, 0, "config:1: [Discovery]: unknown section"},
 	};
 	struct buddy_config c;
 	char err[512];
@@ -413,37 +418,37 @@ static void test_refused(void **state)
 	char text[512];
 
 	(void)state;
-	refused("[hooks]\ncheckin = notify-checkin\n", "line 2");
+	refused("[hooks]\ncheckin = notify-checkin\n", "config:2: ");
 	refused("[hooks]\ncheckin = notify-checkin\n", "not an absolute path");
-	refused("[hooks]\ncheckin = ./bin/hook\n", "line 2");
+	refused("[hooks]\ncheckin = ./bin/hook\n", "config:2: ");
 	refused("[hooks]\ncheckin = ~/bin/hook\n", "not an absolute path");
-	refused("[hooks]\n\ncheckin =\n", "line 3: hook checkin is empty");
+	refused("[hooks]\n\ncheckin =\n", "config:3: checkin: the hook is empty");
 	refused("[hooks]\ncheckin = /bin/true\n\n\nbogus = /bin/true\n",
-		"line 5: unknown setting \"bogus\" in [hooks]");
-	refused("[hooks]\nCheckin = /bin/true\n", "\"Checkin\"");
+		"config:5: bogus: unknown setting in [hooks]");
+	refused("[hooks]\nCheckin = /bin/true\n", "config:2: Checkin: unknown setting");
 	refused("[deadlines]\nremind_lead = 1h\nreminder = 1h\n",
-		"line 3: unknown setting \"reminder\" in [deadlines]");
+		"config:3: reminder: unknown setting in [deadlines]");
 	refused("[deadlines]\nremind_lead = 1h\n[hook]\ncheckin = /bin/true\n",
-		"line 3: unknown section [hook]");
-	refused("[deadlines]\n[bogus]\n", "line 2: unknown section [bogus]");
-	refused("timeout = 5\n", "line 1: setting \"timeout\" outside a section");
-	refused("[hooks]\ncheckin /bin/true\n", "line 2: not a [section] header");
-	refused("[hooks\n", "line 1");
-	refused("[hooks]\ntimeout = 5\ntimeout = 6\n", "line 3: timeout is set twice");
-	refused("[hooks]\nnote = /bin/a\nnote = /bin/b\n", "line 3: hook note is set twice");
-	refused("[deadlines]\nmiss_grace = 1h\nmiss_grace = 1h\n", "line 3");
+		"config:3: [hook]: unknown section");
+	refused("[deadlines]\n[bogus]\n", "config:2: [bogus]: unknown section");
+	refused("timeout = 5\n", "config:1: timeout: a setting outside a section");
+	refused("[hooks]\ncheckin /bin/true\n", "config:2: not a [section] header");
+	refused("[hooks\n", "config:1: ");
+	refused("[hooks]\ntimeout = 5\ntimeout = 6\n", "config:3: timeout: set twice");
+	refused("[hooks]\nnote = /bin/a\nnote = /bin/b\n", "config:3: note: set twice");
+	refused("[deadlines]\nmiss_grace = 1h\nmiss_grace = 1h\n", "config:3: ");
 	refused("[hooks]\nnote = /a 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16\n",
-		"line 2: hook note has more than 16 words");
-	refused("[hooks]\nnote = /bin/a\x01\n", "line 2: hook note has a control character");
-	refused("[hooks]\n\n\n[deadlines]\nremind_lead = 1w\n", "line 5: remind_lead");
+		"config:2: note: the hook has more than 16 words");
+	refused("[hooks]\nnote = /bin/a\x01\n", "config:2: note: the hook has a control character");
+	refused("[hooks]\n\n\n[deadlines]\nremind_lead = 1w\n", "config:5: remind_lead");
 	/* the first error is the one named */
-	refused("[hooks]\nbad1 = /x\nbad2 = /y\n", "line 2");
-	refused("[hooks]\nno equals sign\nbad2 = /y\n", "line 2");
-	refused("[hooks]\nbad1 = /y\nno equals sign\n", "line 2: unknown setting \"bad1\"");
+	refused("[hooks]\nbad1 = /x\nbad2 = /y\n", "config:2: ");
+	refused("[hooks]\nno equals sign\nbad2 = /y\n", "config:2: ");
+	refused("[hooks]\nbad1 = /y\nno equals sign\n", "config:2: bad1: unknown setting");
 
 	/* a line inih would cut in two */
 	snprintf(text, sizeof(text), "[hooks]\ncheckin = /%0300d\n", 0);
-	refused(text, "line 2: longer than");
+	refused(text, "config:2: longer than");
 	/* a NUL byte */
 	{
 		struct buddy_config c;
@@ -452,10 +457,10 @@ static void test_refused(void **state)
 
 		assert_non_null(f);
 		assert_int_equal(fwrite("[hooks]\nnote = /a\0b\n", 1, 20, f), 20);
-		fclose(f);
+		assert_int_equal(fclose(f), 0);
 		chmod(path, 0600);
 		assert_int_equal(buddy_config_load(path, &c, err, sizeof(err)), BUDDY_E_INVALID);
-		assert_non_null(strstr(err, "line 2: a NUL byte"));
+		assert_non_null(strstr(err, "config:2: a NUL byte"));
 		buddy_config_free(&c);
 	}
 }
@@ -521,6 +526,115 @@ static void test_permissions(void **state)
 	}
 }
 
+/* The table of keys and the parser cannot drift: a file setting every key that has a default
+ * to its default text loads as exactly the built-in defaults, and each value reads back as
+ * that text; every name in the table is accepted, and each concrete key is listed once. */
+static void test_key_table(void **state)
+{
+	struct buddy_config def, c;
+	char text[2048], err[512], v[256], w[256];
+	const char *sec, *key, *cur = "";
+	size_t n = 0, count = 0;
+	bool set, setd;
+
+	(void)state;
+	assert_int_equal(buddy_config_load(NULL, &def, err, sizeof(err)), 0);
+	for (const struct buddy_config_key *k = buddy_config_keys; k->section; k++) {
+		assert_non_null(k->key);
+		assert_non_null(k->def);
+		assert_true(strlen(k->desc) > 10);
+		if (!k->def[0])
+			continue; /* no default value: unset is the default */
+		if (strcmp(cur, k->section))
+			n += (size_t)snprintf(text + n, sizeof(text) - n, "[%s]\n", k->section);
+		cur = k->section;
+		n += (size_t)snprintf(text + n, sizeof(text) - n, "%s = %s\n", k->key, k->def);
+		assert_true(n < sizeof(text));
+	}
+	assert_int_equal(load(text, &c, err, sizeof(err)), 0);
+	check_defaults(&c);
+	for (const struct buddy_config_key *k = buddy_config_keys; k->section; k++) {
+		if (!strcmp(k->key, "*"))
+			continue;
+		assert_int_equal(buddy_config_value(&def, k->section, k->key, v, sizeof(v), &setd),
+				 0);
+		assert_string_equal(v, k->def); /* the built-in value is the table's text */
+		assert_false(setd);
+		assert_int_equal(buddy_config_value(&c, k->section, k->key, w, sizeof(w), &set), 0);
+		assert_string_equal(w, v);
+		assert_true(set == (k->def[0] != '\0'));
+	}
+	assert_int_equal(c.nlisten, 0);
+	assert_int_equal(c.nadvertise, 0);
+	assert_int_equal(c.log_level, BUDDY_LOG_INFO);
+	assert_int_equal(def.log_level, BUDDY_LOG_INFO);
+	buddy_config_free(&c);
+	/* every concrete key: known, and hooks.* stands for each event kind */
+	while (buddy_config_key_at(count, &sec, &key)) {
+		assert_int_equal(buddy_config_value(&def, sec, key, v, sizeof(v), &set), 0);
+		count++;
+	}
+	assert_true(count > 20);
+	assert_int_equal(buddy_config_value(&def, "hooks", "checkin", v, sizeof(v), &set), 0);
+	assert_int_equal(buddy_config_value(&def, "hooks", "*", v, sizeof(v), &set),
+			 BUDDY_E_NOTFOUND);
+	assert_int_equal(buddy_config_value(&def, "peer", "bogus", v, sizeof(v), &set),
+			 BUDDY_E_NOTFOUND);
+	assert_int_equal(buddy_config_value(&def, "daemon", "log_level", v, sizeof(v), &set), 0);
+	buddy_config_free(&def);
+}
+
+/* [peer] listen/advertise and [daemon] log_level */
+static void test_addrs_and_log_level(void **state)
+{
+	struct buddy_config c;
+	char err[512], v[256];
+	bool set;
+
+	(void)state;
+	assert_int_equal(load("[peer]\nlisten = 127.0.0.1:0 [::1]:7000\tadvertise = x\n", &c, err,
+			      sizeof(err)),
+			 BUDDY_E_INVALID);
+	buddy_config_free(&c);
+	assert_int_equal(load("[peer]\nlisten = 127.0.0.1:0  [::1]:7000\n"
+			      "advertise = 192.0.2.1:7654\n[daemon]\nlog_level = debug\n",
+			      &c, err, sizeof(err)),
+			 0);
+	assert_int_equal(c.nlisten, 2);
+	assert_string_equal(c.listen[0].host, "127.0.0.1");
+	assert_int_equal(c.listen[0].port, 0);
+	assert_string_equal(c.listen[1].host, "::1");
+	assert_int_equal(c.listen[1].port, 7000);
+	assert_int_equal(c.nadvertise, 1);
+	assert_int_equal(c.advertise[0].port, 7654);
+	assert_int_equal(c.log_level, BUDDY_LOG_DEBUG);
+	assert_int_equal(buddy_config_value(&c, "peer", "listen", v, sizeof(v), &set), 0);
+	assert_string_equal(v, "127.0.0.1:0 [::1]:7000");
+	assert_true(set);
+	buddy_config_free(&c);
+	/* a host without a port gets the default one, as with --listen */
+	assert_int_equal(load("[peer]\nlisten = 10.0.0.1\n", &c, err, sizeof(err)), 0);
+	assert_int_equal(c.listen[0].port, 7654);
+	buddy_config_free(&c);
+	/* every error: FILE:LINE: key: why */
+	refused("[peer]\nlisten = localhost:7654\n",
+		"config:2: listen: \"localhost:7654\" is not HOST:PORT");
+	refused("[peer]\n\nadvertise = 192.0.2.1:0\n",
+		"config:3: advertise: \"192.0.2.1:0\" is not HOST:PORT with a numeric IPv4 or "
+		"[IPv6] host and a port other than 0");
+	refused("[peer]\nlisten = 1.1.1.1:1 1.1.1.1:2 1.1.1.1:3 1.1.1.1:4 1.1.1.1:5 1.1.1.1:6 "
+		"1.1.1.1:7 1.1.1.1:8 1.1.1.1:9\n",
+		"config:2: listen: more than 8 addresses");
+	refused("[peer]\nlisten = 127.0.0.1:1\nlisten = 127.0.0.1:2\n",
+		"config:3: listen: set twice");
+	refused("[daemon]\nlog_level = verbose\n",
+		"config:2: log_level: \"verbose\" is not error, warn, info or debug");
+	refused("[daemon]\nlog_level = info\nlog_level = info\n", "config:3: log_level: set twice");
+	refused("[daemon]\nlevel = info\n",
+		"config:2: level: unknown setting in [daemon] (log_level)");
+	refused("[deadlines]\nremind_lead = 8d\n", "/config:2: remind_lead: ");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -533,6 +647,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_long_values, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_permissions, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_key_table, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_addrs_and_log_level, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
