@@ -2,6 +2,7 @@
  * (proto/CONTROL.md). */
 #include "buddy/buddies.h"
 #include "buddy/clock.h"
+#include "buddy/discovery.h"
 #include "buddy/error.h"
 #include "buddy/log.h"
 #include "buddy/mp.h"
@@ -491,6 +492,9 @@ void ctl_revoke(struct buddyd *d, struct ctl_req *r, const msgpack_object *p)
 	 * a session in progress hears END first, so the buddy stops dialling */
 	if (rc == 0 && d->peer)
 		buddyd_sync_end(d, pk);
+	/* its LAN beacon key goes at once: no beacon for it, none recognised from it */
+	if (rc == 0)
+		buddyd_discovery_refresh(d);
 }
 
 /* ---- buddies.wait: answer when a buddy is online (or offline), for scripts and tests ---- */

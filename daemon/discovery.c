@@ -3,19 +3,23 @@
  * Beacons: every round (right after the transport starts, after a new pairing, then every
  * interval x [0.75, 1.25]) one 64-byte datagram per active buddy, padded with dummies to a
  * multiple of 4 and shuffled, to 239.255.77.77 and ff02::6275:6464 on each multicast-capable,
- * up, non-loopback interface (TTL / hop limit 1). A family is beaconed only when the peer
- * transport listens on its wildcard (or, for IPv4, on an address of that interface), with that
- * listen port.
+ * up, non-loopback, non-point-to-point interface (TTL / hop limit 1), from a pinned source
+ * address (IP_PKTINFO / IPV6_PKTINFO), which each beacon's tag binds: IPv4 from the
+ * interface's first address (transport on the wildcard) or from each address the transport
+ * listens on, with that address's port; IPv6 from the link-local address (transport on [::]).
  *
  * Listening: one UDP socket per family on the beacon port (SO_REUSEADDR: every buddyd of the
- * machine gets every beacon), joined to the group on each such interface; interfaces are
- * looked at again every round. At most BUDDY_DISC_RX_PER_S datagrams a second are read: past
- * that, reading stops until the second is over (the kernel drops the rest). A datagram is
- * looked at only when it has exactly the beacon's size and version.
+ * machine gets every beacon; IPv4 bound to the group address), joined to the group on each
+ * such interface while there is an active buddy; interfaces are looked at again, and a socket
+ * that could not be bound is tried again, every round. A datagram from off the link is
+ * dropped first; then at most BUDDY_DISC_RX_PER_S (plus twice our own round) a second are
+ * read: past that, reading stops until the second is over (the kernel drops the rest). A
+ * datagram is looked at only when it has exactly the beacon's size and version.
  *
  * Keys: the pair keys, my X25519 key and the dummy seed live in sodium_malloc memory and are
  * freed (wiped) by buddyd_discovery_stop, which pairing.c calls when the transport stops (on
- * lock, reload and exit). The module is freed by the last close callback. */
+ * lock, reload and exit); a revoked buddy's key goes at the next refresh (right after the
+ * revocation). The module is freed by the last close callback. */
 #include "buddy/discovery.h"
 #include "buddy/buddies.h"
 #include "buddy/clock.h"
@@ -25,6 +29,7 @@
 #include "buddy/peer.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <ifaddrs.h>
 #include <net/if.h>
 #include <netinet/in.h>
@@ -32,13 +37,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <uv.h>
 
 #define PAIR_DOMAIN   "buddy lan v1"	   /* 12 bytes */
 #define BEACON_DOMAIN "beacon"		   /* 6 bytes */
+#define ADDR_DOMAIN   "beacon addr"	   /* 11 bytes */
 #define DUMMY_DOMAIN  "dummy"		   /* 5 bytes */
 #define SEED_DOMAIN   "buddy lan dummy v1" /* 18 bytes: this daemon's dummy seed */
-#define IFS_MAX	      16
 #define NEVER	      UINT64_MAX
 
 /* ---- the format ---- */
@@ -84,45 +91,72 @@ out:
 
 void buddy_disc_token(const uint8_t key[BUDDY_DISC_KEY_BYTES], uint64_t w,
 		      const uint8_t sender_pk[32], uint8_t token[BUDDY_DISC_TOKEN_BYTES],
-		      uint8_t mask[2])
+		      uint8_t mask[2][2])
 {
-	uint8_t msg[6 + 8 + 32], b[32];
+	uint8_t msg[6 + 8 + 32], h[32];
 
 	memcpy(msg, BEACON_DOMAIN, 6);
 	put64(msg + 6, w);
 	memcpy(msg + 14, sender_pk, 32);
-	crypto_generichash(b, sizeof(b), msg, sizeof(msg), key, BUDDY_DISC_KEY_BYTES);
-	memcpy(token, b, BUDDY_DISC_TOKEN_BYTES);
-	mask[0] = b[16];
-	mask[1] = b[17];
-	sodium_memzero(b, sizeof(b));
+	crypto_generichash(h, sizeof(h), msg, sizeof(msg), key, BUDDY_DISC_KEY_BYTES);
+	memcpy(token, h, BUDDY_DISC_TOKEN_BYTES);
+	memcpy(mask[0], h + 16, 2); /* IPv4 */
+	memcpy(mask[1], h + 18, 2); /* IPv6 */
+	sodium_memzero(h, sizeof(h));
 }
 
-static void finish(uint8_t out[BUDDY_DISC_BEACON_BYTES], const uint8_t *pad)
+static size_t addr_len(int family)
 {
-	out[0] = BUDDY_DISC_VERSION;
-	if (pad)
-		memcpy(out + 19, pad, BUDDY_DISC_PAD_BYTES);
-	else
-		randombytes_buf(out + 19, BUDDY_DISC_PAD_BYTES);
+	return family == BUDDY_DISC_FAM4 ? 4 : 16;
+}
+
+void buddy_disc_tag(const uint8_t key[BUDDY_DISC_KEY_BYTES], uint64_t w,
+		    const uint8_t sender_pk[32], int family, const uint8_t *addr, uint16_t port,
+		    const uint8_t pad[BUDDY_DISC_PAD_BYTES], uint8_t tag[BUDDY_DISC_TAG_BYTES])
+{
+	crypto_generichash_state st;
+	uint8_t w8[8], fp[3];
+
+	put64(w8, w);
+	fp[0] = (uint8_t)family;
+	fp[1] = (uint8_t)(port >> 8);
+	fp[2] = (uint8_t)port;
+	crypto_generichash_init(&st, key, BUDDY_DISC_KEY_BYTES, BUDDY_DISC_TAG_BYTES);
+	crypto_generichash_update(&st, (const uint8_t *)ADDR_DOMAIN, strlen(ADDR_DOMAIN));
+	crypto_generichash_update(&st, w8, sizeof(w8));
+	crypto_generichash_update(&st, sender_pk, 32);
+	crypto_generichash_update(&st, fp, 1);
+	crypto_generichash_update(&st, addr, addr_len(family));
+	crypto_generichash_update(&st, fp + 1, 2);
+	crypto_generichash_update(&st, pad, BUDDY_DISC_PAD_BYTES);
+	crypto_generichash_final(&st, tag, BUDDY_DISC_TAG_BYTES);
+	sodium_memzero(&st, sizeof(st));
 }
 
 void buddy_disc_beacon(const uint8_t key[BUDDY_DISC_KEY_BYTES], uint64_t w,
-		       const uint8_t sender_pk[32], uint16_t port, const uint8_t *pad,
-		       uint8_t out[BUDDY_DISC_BEACON_BYTES])
+		       const uint8_t sender_pk[32], int family, const uint8_t *addr, uint16_t port,
+		       const uint8_t *pad, uint8_t out[BUDDY_DISC_BEACON_BYTES])
 {
-	uint8_t mask[2];
+	uint8_t mask[2][2];
+	int f = family == BUDDY_DISC_FAM4 ? 0 : 1;
 
+	out[0] = BUDDY_DISC_VERSION;
 	buddy_disc_token(key, w, sender_pk, out + 1, mask);
-	out[17] = (uint8_t)(port >> 8) ^ mask[0];
-	out[18] = (uint8_t)port ^ mask[1];
-	finish(out, pad);
+	out[17] = (uint8_t)(port >> 8) ^ mask[f][0];
+	out[18] = (uint8_t)port ^ mask[f][1];
+	if (pad)
+		memcpy(out + BUDDY_DISC_PAD_AT, pad, BUDDY_DISC_PAD_BYTES);
+	else
+		randombytes_buf(out + BUDDY_DISC_PAD_AT, BUDDY_DISC_PAD_BYTES);
+	buddy_disc_tag(key, w, sender_pk, family, addr, port, out + BUDDY_DISC_PAD_AT,
+		       out + BUDDY_DISC_TAG_AT);
+	sodium_memzero(mask, sizeof(mask));
 }
 
-void buddy_disc_dummy(const uint8_t seed[32], uint64_t w, uint32_t i, const uint8_t *pad,
-		      uint8_t out[BUDDY_DISC_BEACON_BYTES])
+void buddy_disc_dummy(const uint8_t seed[32], uint64_t w, uint32_t i, int family,
+		      const uint8_t *rest, uint8_t out[BUDDY_DISC_BEACON_BYTES])
 {
-	uint8_t msg[5 + 8 + 4], b[32];
+	uint8_t msg[5 + 8 + 4], h[32];
 
 	memcpy(msg, DUMMY_DOMAIN, 5);
 	put64(msg + 5, w);
@@ -130,10 +164,16 @@ void buddy_disc_dummy(const uint8_t seed[32], uint64_t w, uint32_t i, const uint
 	msg[14] = (uint8_t)(i >> 16);
 	msg[15] = (uint8_t)(i >> 8);
 	msg[16] = (uint8_t)i;
-	crypto_generichash(b, sizeof(b), msg, sizeof(msg), seed, 32);
-	memcpy(out + 1, b, 18);
-	finish(out, pad);
-	sodium_memzero(b, sizeof(b));
+	crypto_generichash(h, sizeof(h), msg, sizeof(msg), seed, 32);
+	out[0] = BUDDY_DISC_VERSION;
+	memcpy(out + 1, h, 16);
+	memcpy(out + 17, h + (family == BUDDY_DISC_FAM4 ? 16 : 18), 2);
+	if (rest)
+		memcpy(out + BUDDY_DISC_TAG_AT, rest, BUDDY_DISC_BEACON_BYTES - BUDDY_DISC_TAG_AT);
+	else
+		randombytes_buf(out + BUDDY_DISC_TAG_AT,
+				BUDDY_DISC_BEACON_BYTES - BUDDY_DISC_TAG_AT);
+	sodium_memzero(h, sizeof(h));
 }
 
 void buddy_disc_expect(const uint8_t key[BUDDY_DISC_KEY_BYTES], uint64_t w,
@@ -149,13 +189,17 @@ bool buddy_disc_shape(const uint8_t *dgram, size_t len)
 	return dgram && len == BUDDY_DISC_BEACON_BYTES && dgram[0] == BUDDY_DISC_VERSION;
 }
 
-bool buddy_disc_match(const uint8_t *dgram, size_t len, const struct buddy_disc_expect *e,
-		      uint16_t *port)
+bool buddy_disc_match(const uint8_t *dgram, size_t len, const uint8_t key[BUDDY_DISC_KEY_BYTES],
+		      const uint8_t buddy_pk[32], const struct buddy_disc_expect *e, int family,
+		      const uint8_t *addr, uint16_t *port)
 {
-	int which = -1;
+	uint8_t tag[BUDDY_DISC_TAG_BYTES];
+	int which = -1, f = family == BUDDY_DISC_FAM4 ? 0 : 1;
+	bool ok;
 	uint16_t p;
 
-	if (!buddy_disc_shape(dgram, len) || !e)
+	if (!buddy_disc_shape(dgram, len) || !e || !key || !buddy_pk || !addr ||
+	    (family != BUDDY_DISC_FAM4 && family != BUDDY_DISC_FAM6))
 		return false;
 	/* all three compared, each in constant time */
 	for (int k = 0; k < 3; k++)
@@ -163,8 +207,16 @@ bool buddy_disc_match(const uint8_t *dgram, size_t len, const struct buddy_disc_
 			which = k;
 	if (which < 0)
 		return false;
-	p = (uint16_t)((dgram[17] ^ e->mask[which][0]) << 8 | (dgram[18] ^ e->mask[which][1]));
+	p = (uint16_t)((dgram[17] ^ e->mask[which][f][0]) << 8 |
+		       (dgram[18] ^ e->mask[which][f][1]));
 	if (p == 0)
+		return false;
+	/* sent from this address: a replay from anywhere else is not the buddy's beacon */
+	buddy_disc_tag(key, e->w - 1 + (uint64_t)which, buddy_pk, family, addr, p,
+		       dgram + BUDDY_DISC_PAD_AT, tag);
+	ok = sodium_memcmp(tag, dgram + BUDDY_DISC_TAG_AT, BUDDY_DISC_TAG_BYTES) == 0;
+	sodium_memzero(tag, sizeof(tag));
+	if (!ok)
 		return false;
 	if (port)
 		*port = p;
@@ -181,13 +233,24 @@ struct pair { /* an element of a sodium_malloc array: it holds the pair key */
 	bool seen;	    /* marked while the buddies are synced */
 };
 
-struct iface {
+struct iface { /* up, multicast, not loopback, not point-to-point */
 	unsigned index;
 	char name[IF_NAMESIZE];
-	char v4[INET_ADDRSTRLEN]; /* the address beacons leave from; "" when none */
-	bool v4_listen;		  /* the transport listens on v4 here (wildcard or this address) */
-	bool v6;		  /* has an IPv6 address */
+	bool v4;		 /* has an IPv4 address */
+	bool ll;		 /* has an IPv6 link-local address: */
+	struct in6_addr ll_addr; /* the one IPv6 beacons leave from */
 	bool joined4, joined6;
+};
+
+struct addr4 { /* an IPv4 address of one of those interfaces */
+	unsigned index;
+	struct in_addr a, mask;
+	uint16_t port; /* announced by beacons from this address; 0: none */
+};
+
+struct listen4 {
+	struct in_addr a;
+	uint16_t port;
 };
 
 struct buddyd_discovery {
@@ -195,15 +258,19 @@ struct buddyd_discovery {
 	uv_loop_t *loop;
 	uv_udp_t udp[2]; /* [0] IPv4, [1] IPv6 */
 	bool udp_open[2];
+	bool udp_failed[2]; /* the last attempt to open it failed (logged once) */
 	uv_timer_t round, rx_resume;
 	int open; /* handles not yet closed */
 	bool stopped;
 	uint16_t port;
 	uint32_t interval_ms;
-	uint16_t tcp_port[2];		 /* announced per family; 0: no beacons of that family */
-	char tcp_host4[INET_ADDRSTRLEN]; /* the IPv4 address listened on, "" for the wildcard */
-	struct iface ifs[IFS_MAX];
+	uint16_t tcp_any4, tcp_any6;		   /* the transport's wildcard ports; 0: none */
+	struct listen4 tcp4[BUDDY_PEER_ADDRS_MAX]; /* its specific IPv4 addresses */
+	size_t ntcp4;
+	struct iface *ifs; /* dynamic */
 	size_t nifs;
+	struct addr4 *a4; /* dynamic */
+	size_t na4;
 	struct pair *pairs; /* sodium_malloc */
 	size_t npairs, cap;
 	uint64_t expect_w; /* the window pairs[].ex was computed for */
@@ -211,6 +278,7 @@ struct buddyd_discovery {
 	uint64_t rx_start; /* uv_now() when this second of reading began */
 	unsigned rx_count;
 	uint64_t rx_dropped;
+	size_t last_sent; /* datagrams of our last round: they loop back to us */
 	uint8_t rxbuf[BUDDY_DISC_BEACON_BYTES + 1]; /* one more: a longer datagram shows as such */
 };
 
@@ -236,8 +304,11 @@ static void on_closed(uv_handle_t *h)
 {
 	struct buddyd_discovery *x = h->data;
 
-	if (--x->open == 0)
+	if (--x->open == 0) {
+		free(x->ifs);
+		free(x->a4);
 		free(x);
+	}
 }
 
 static struct pair *pair_find(struct buddyd_discovery *x, const uint8_t pk[32])
@@ -266,8 +337,8 @@ static int pairs_reserve(struct buddyd_discovery *x)
 	return 0;
 }
 
-/* The pairs follow the journal's active buddies: keys derived for new ones, dropped for those
- * revoked. True when one was added. */
+/* The pairs follow the journal's active buddies: keys derived for new ones, dropped (wiped)
+ * for those revoked. True when one was added. */
 static bool sync_pairs(struct buddyd_discovery *x)
 {
 	struct buddy_buddies *bs = buddy_journal_buddies(x->d->journal);
@@ -327,98 +398,286 @@ static void expect_window(struct buddyd_discovery *x, uint64_t w)
 
 /* ---- interfaces and groups ---- */
 
-static bool join(uv_udp_t *u, const char *group, const char *iface)
+static int udp_fd(const struct buddyd_discovery *x, int fam)
 {
-	int rc = uv_udp_set_membership(u, group, iface, UV_JOIN_GROUP);
+	uv_os_fd_t fd;
 
-	if (rc && rc != UV_EADDRINUSE) {
-		log_debug("LAN discovery: cannot join %s on %s: %s", group, iface, uv_strerror(rc));
+	if (!x->udp_open[fam] || uv_fileno((const uv_handle_t *)&x->udp[fam], &fd))
+		return -1;
+	return fd;
+}
+
+/* Joins (or leaves) the group of a family on one interface. True when it is a member after
+ * a join, or no longer one after a leave. */
+static bool membership(struct buddyd_discovery *x, int fam, const struct iface *f, bool join)
+{
+	int fd = udp_fd(x, fam), rc;
+
+	if (fd < 0)
+		return !join;
+	if (fam == 0) {
+		struct ip_mreqn m;
+
+		memset(&m, 0, sizeof(m));
+		inet_pton(AF_INET, BUDDY_DISC_GROUP4, &m.imr_multiaddr);
+		m.imr_ifindex = (int)f->index;
+		rc = setsockopt(fd, IPPROTO_IP, join ? IP_ADD_MEMBERSHIP : IP_DROP_MEMBERSHIP, &m,
+				sizeof(m));
+	} else {
+		struct ipv6_mreq m;
+
+		memset(&m, 0, sizeof(m));
+		inet_pton(AF_INET6, BUDDY_DISC_GROUP6, &m.ipv6mr_multiaddr);
+		m.ipv6mr_interface = f->index;
+		rc = setsockopt(fd, IPPROTO_IPV6, join ? IPV6_JOIN_GROUP : IPV6_LEAVE_GROUP, &m,
+				sizeof(m));
+	}
+	if (rc && join && errno != EADDRINUSE) {
+		log_debug("LAN discovery: cannot join %s on %s: %s",
+			  fam ? BUDDY_DISC_GROUP6 : BUDDY_DISC_GROUP4, f->name, strerror(errno));
 		return false;
 	}
 	return true;
 }
 
-static struct iface *iface_slot(struct iface *ifs, size_t *n, unsigned index, const char *name)
+static struct iface *iface_slot(struct iface **ifs, size_t *n, size_t *cap, unsigned index,
+				const char *name)
 {
 	for (size_t i = 0; i < *n; i++)
-		if (ifs[i].index == index)
-			return &ifs[i];
-	if (*n == IFS_MAX)
-		return NULL;
-	memset(&ifs[*n], 0, sizeof(ifs[0]));
-	ifs[*n].index = index;
-	snprintf(ifs[*n].name, sizeof(ifs[0].name), "%s", name);
-	return &ifs[(*n)++];
+		if ((*ifs)[i].index == index)
+			return &(*ifs)[i];
+	if (*n == *cap) {
+		size_t nc = *cap ? *cap * 2 : 8;
+		struct iface *ni = realloc(*ifs, nc * sizeof(*ni));
+
+		if (!ni)
+			return NULL;
+		*ifs = ni;
+		*cap = nc;
+	}
+	memset(&(*ifs)[*n], 0, sizeof(**ifs));
+	(*ifs)[*n].index = index;
+	snprintf((*ifs)[*n].name, sizeof((*ifs)[0].name), "%s", name);
+	return &(*ifs)[(*n)++];
 }
 
-/* Multicast-capable, up, non-loopback interfaces, with their addresses; the groups joined on
- * those new since the last look. */
+static struct addr4 *addr4_add(struct addr4 **a4, size_t *n, size_t *cap)
+{
+	if (*n == *cap) {
+		size_t nc = *cap ? *cap * 2 : 8;
+		struct addr4 *na = realloc(*a4, nc * sizeof(*na));
+
+		if (!na)
+			return NULL;
+		*a4 = na;
+		*cap = nc;
+	}
+	memset(&(*a4)[*n], 0, sizeof(**a4));
+	return &(*a4)[(*n)++];
+}
+
+/* The TCP port beacons from this IPv4 address announce: the wildcard's, only from the first
+ * address of an interface; or the port of this very address when the transport listens on it
+ * (each such address is beaconed). */
+static uint16_t port4_of(const struct buddyd_discovery *x, const struct in_addr *a, bool first)
+{
+	if (x->tcp_any4)
+		return first ? x->tcp_any4 : 0;
+	for (size_t i = 0; i < x->ntcp4; i++)
+		if (x->tcp4[i].a.s_addr == a->s_addr)
+			return x->tcp4[i].port;
+	return 0;
+}
+
+static bool wanted(unsigned flags)
+{
+	return (flags & IFF_UP) && (flags & IFF_MULTICAST) && !(flags & IFF_LOOPBACK) &&
+	       !(flags & IFF_POINTOPOINT); /* a tunnel would carry beacons off the link */
+}
+
+/* Leaves every group (no active buddy: the membership reports would say "an unlocked buddyd
+ * here"; or at stop). */
+static void leave_all(struct buddyd_discovery *x)
+{
+	for (size_t i = 0; i < x->nifs; i++) {
+		struct iface *f = &x->ifs[i];
+
+		if (f->joined4 && membership(x, 0, f, false))
+			f->joined4 = false;
+		if (f->joined6 && membership(x, 1, f, false))
+			f->joined6 = false;
+	}
+}
+
+/* The interfaces (up, multicast, not loopback, not point-to-point) with their addresses; the
+ * groups joined on those new since the last look, when there is an active buddy. */
 static void scan_ifaces(struct buddyd_discovery *x)
 {
-	struct iface now[IFS_MAX];
+	struct iface *now = NULL;
+	struct addr4 *a4 = NULL;
+	size_t n = 0, cap = 0, na4 = 0, cap4 = 0;
 	struct ifaddrs *all, *a;
-	size_t n = 0;
 
 	if (getifaddrs(&all))
 		return;
 	for (a = all; a; a = a->ifa_next) {
 		unsigned index;
 		struct iface *f;
-		char host[INET_ADDRSTRLEN];
 
-		if (!a->ifa_addr || !a->ifa_name || (a->ifa_flags & IFF_LOOPBACK) ||
-		    !(a->ifa_flags & IFF_UP) || !(a->ifa_flags & IFF_MULTICAST) ||
+		if (!a->ifa_addr || !a->ifa_name || !wanted(a->ifa_flags) ||
 		    (a->ifa_addr->sa_family != AF_INET && a->ifa_addr->sa_family != AF_INET6))
 			continue;
 		index = if_nametoindex(a->ifa_name);
-		if (!index || !(f = iface_slot(now, &n, index, a->ifa_name)))
+		if (!index || !(f = iface_slot(&now, &n, &cap, index, a->ifa_name)))
 			continue;
 		if (a->ifa_addr->sa_family == AF_INET6) {
-			f->v6 = true;
-			continue;
-		}
-		if (!inet_ntop(AF_INET, &((const struct sockaddr_in *)a->ifa_addr)->sin_addr, host,
-			       sizeof(host)))
-			continue;
-		if (x->tcp_host4[0] && strcmp(host, x->tcp_host4) == 0) {
-			/* the address listened on is the one beacons must come from */
-			memcpy(f->v4, host, sizeof(host));
-			f->v4_listen = true;
-		} else if (!f->v4[0]) {
-			memcpy(f->v4, host, sizeof(host));
-			f->v4_listen = !x->tcp_host4[0];
+			const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)a->ifa_addr;
+
+			if (IN6_IS_ADDR_LINKLOCAL(&s6->sin6_addr) && !f->ll) {
+				f->ll = true;
+				f->ll_addr = s6->sin6_addr;
+			}
+		} else if (a->ifa_netmask) {
+			struct addr4 *r = addr4_add(&a4, &na4, &cap4);
+
+			if (!r)
+				continue;
+			r->index = index;
+			r->a = ((const struct sockaddr_in *)a->ifa_addr)->sin_addr;
+			r->mask = ((const struct sockaddr_in *)a->ifa_netmask)->sin_addr;
+			r->port = port4_of(x, &r->a, !f->v4);
+			f->v4 = true;
 		}
 	}
 	freeifaddrs(all);
-	for (size_t i = 0; i < n; i++) {
-		for (size_t k = 0; k < x->nifs; k++) {
-			if (x->ifs[k].index == now[i].index) {
-				now[i].joined4 = x->ifs[k].joined4;
-				now[i].joined6 = x->ifs[k].joined6;
+	/* memberships carried over; those of interfaces gone are left (if still possible) */
+	for (size_t k = 0; k < x->nifs; k++) {
+		struct iface *old = &x->ifs[k];
+		bool found = false;
+
+		for (size_t i = 0; i < n; i++) {
+			if (now[i].index == old->index) {
+				now[i].joined4 = old->joined4;
+				now[i].joined6 = old->joined6;
+				found = true;
 			}
 		}
-		if (x->udp_open[0] && now[i].v4[0] && !now[i].joined4)
-			now[i].joined4 = join(&x->udp[0], BUDDY_DISC_GROUP4, now[i].v4);
-		if (x->udp_open[1] && now[i].v6 && !now[i].joined6) {
-			char zone[IF_NAMESIZE + 4];
-			snprintf(zone, sizeof(zone), "::%%%s", now[i].name);
-			now[i].joined6 = join(&x->udp[1], BUDDY_DISC_GROUP6, zone);
+		if (!found) {
+			if (old->joined4)
+				membership(x, 0, old, false);
+			if (old->joined6)
+				membership(x, 1, old, false);
 		}
 	}
-	memcpy(x->ifs, now, n * sizeof(now[0]));
+	free(x->ifs);
+	free(x->a4);
+	x->ifs = now;
 	x->nifs = n;
+	x->a4 = a4;
+	x->na4 = na4;
+	if (x->npairs == 0) {
+		leave_all(x);
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct iface *f = &now[i];
+
+		if (f->v4 && !f->joined4)
+			f->joined4 = membership(x, 0, f, true);
+		if (f->ll && !f->joined6)
+			f->joined6 = membership(x, 1, f, true);
+	}
 }
 
 /* ---- beacons out ---- */
 
+/* One datagram to the group on interface index, from the source address src (pinned with
+ * IP_PKTINFO / IPV6_PKTINFO: the address the beacon's tag binds is the one the kernel uses). */
+static bool send_one(struct buddyd_discovery *x, int fam, unsigned index, const void *src,
+		     const uint8_t *dg)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(struct in6_pktinfo))];
+		struct cmsghdr align;
+	} ctl;
+	struct sockaddr_storage ss;
+	struct iovec iov = {.iov_base = (void *)dg, .iov_len = BUDDY_DISC_BEACON_BYTES};
+	struct msghdr m;
+	struct cmsghdr *c;
+	int fd = udp_fd(x, fam);
+
+	if (fd < 0)
+		return false;
+	memset(&ctl, 0, sizeof(ctl));
+	memset(&m, 0, sizeof(m));
+	m.msg_name = &ss;
+	m.msg_iov = &iov;
+	m.msg_iovlen = 1;
+	m.msg_control = ctl.buf;
+	if (fam == 0) {
+		struct in_pktinfo pi;
+
+		uv_ip4_addr(BUDDY_DISC_GROUP4, x->port, (struct sockaddr_in *)&ss);
+		m.msg_namelen = sizeof(struct sockaddr_in);
+		m.msg_controllen = CMSG_SPACE(sizeof(pi));
+		memset(&pi, 0, sizeof(pi));
+		pi.ipi_ifindex = (int)index;
+		memcpy(&pi.ipi_spec_dst, src, 4);
+		c = CMSG_FIRSTHDR(&m);
+		c->cmsg_level = IPPROTO_IP;
+		c->cmsg_type = IP_PKTINFO;
+		c->cmsg_len = CMSG_LEN(sizeof(pi));
+		memcpy(CMSG_DATA(c), &pi, sizeof(pi));
+	} else {
+		struct in6_pktinfo pi;
+
+		uv_ip6_addr(BUDDY_DISC_GROUP6, x->port, (struct sockaddr_in6 *)&ss);
+		((struct sockaddr_in6 *)&ss)->sin6_scope_id = index;
+		m.msg_namelen = sizeof(struct sockaddr_in6);
+		m.msg_controllen = CMSG_SPACE(sizeof(pi));
+		memset(&pi, 0, sizeof(pi));
+		pi.ipi6_ifindex = index;
+		memcpy(&pi.ipi6_addr, src, 16);
+		c = CMSG_FIRSTHDR(&m);
+		c->cmsg_level = IPPROTO_IPV6;
+		c->cmsg_type = IPV6_PKTINFO;
+		c->cmsg_len = CMSG_LEN(sizeof(pi));
+		memcpy(CMSG_DATA(c), &pi, sizeof(pi));
+	}
+	return sendmsg(fd, &m, MSG_DONTWAIT | MSG_NOSIGNAL) == BUDDY_DISC_BEACON_BYTES;
+}
+
+/* The whole round, in the same shuffled order, from one source address. */
+static void send_from(struct buddyd_discovery *x, int fam, unsigned index, const void *src,
+		      uint16_t port, uint64_t w, const uint32_t *order, size_t total, size_t *sent,
+		      size_t *failed)
+{
+	const uint8_t *my_pk = x->d->secrets->sign_pk;
+	int family = fam == 0 ? BUDDY_DISC_FAM4 : BUDDY_DISC_FAM6;
+	uint8_t dg[BUDDY_DISC_BEACON_BYTES];
+
+	for (size_t i = 0; i < total; i++) {
+		if (order[i] < x->npairs)
+			buddy_disc_beacon(x->pairs[order[i]].key, w, my_pk, family, src, port, NULL,
+					  dg);
+		else
+			buddy_disc_dummy(x->secret + 32, w, order[i] - (uint32_t)x->npairs, family,
+					 NULL, dg);
+		if (send_one(x, fam, index, src, dg))
+			(*sent)++;
+		else
+			(*failed)++;
+	}
+	sodium_memzero(dg, sizeof(dg));
+}
+
 static void send_round(struct buddyd_discovery *x)
 {
-	uint8_t dg[BUDDY_DISC_BEACON_BYTES];
-	const uint8_t *my_pk = x->d->secrets->sign_pk;
 	uint64_t w = buddy_disc_window(buddy_clock_now());
 	size_t total, sent = 0, failed = 0;
 	uint32_t *order;
 
+	x->last_sent = 0;
 	if (x->npairs == 0)
 		return; /* no active buddy: nothing to say, and no one to say it to */
 	total = (x->npairs + BUDDY_DISC_BUCKET - 1) / BUDDY_DISC_BUCKET * BUDDY_DISC_BUCKET;
@@ -433,50 +692,30 @@ static void send_round(struct buddyd_discovery *x)
 		order[i] = order[j];
 		order[j] = t;
 	}
-	for (int fam = 0; fam < 2; fam++) {
-		struct sockaddr_storage ss;
+	for (size_t k = 0; x->udp_open[0] && k < x->na4; k++) {
+		const struct addr4 *r = &x->a4[k];
+		const struct iface *f = NULL;
 
-		if (!x->udp_open[fam] || !x->tcp_port[fam])
-			continue;
-		for (size_t k = 0; k < x->nifs; k++) {
-			const struct iface *f = &x->ifs[k];
-			char zone[IF_NAMESIZE + 4];
-
-			if (fam == 0) {
-				if (!f->v4_listen || !f->joined4 ||
-				    uv_udp_set_multicast_interface(&x->udp[0], f->v4))
-					continue;
-				uv_ip4_addr(BUDDY_DISC_GROUP4, x->port, (struct sockaddr_in *)&ss);
-			} else {
-				snprintf(zone, sizeof(zone), "::%%%s", f->name);
-				if (!f->joined6 || uv_udp_set_multicast_interface(&x->udp[1], zone))
-					continue;
-				uv_ip6_addr(BUDDY_DISC_GROUP6, x->port, (struct sockaddr_in6 *)&ss);
-				((struct sockaddr_in6 *)&ss)->sin6_scope_id = f->index;
-			}
-			for (size_t i = 0; i < total; i++) {
-				uv_buf_t b = uv_buf_init((char *)dg, sizeof(dg));
-
-				if (order[i] < x->npairs)
-					buddy_disc_beacon(x->pairs[order[i]].key, w, my_pk,
-							  x->tcp_port[fam], NULL, dg);
-				else
-					buddy_disc_dummy(x->secret + 32, w,
-							 order[i] - (uint32_t)x->npairs, NULL, dg);
-				if (uv_udp_try_send(&x->udp[fam], &b, 1,
-						    (const struct sockaddr *)&ss) ==
-				    (int)sizeof(dg))
-					sent++;
-				else
-					failed++;
-			}
-		}
+		for (size_t i = 0; i < x->nifs && !f; i++)
+			if (x->ifs[i].index == r->index)
+				f = &x->ifs[i];
+		if (r->port && f && f->joined4)
+			send_from(x, 0, r->index, &r->a, r->port, w, order, total, &sent, &failed);
 	}
-	sodium_memzero(dg, sizeof(dg));
+	for (size_t k = 0; x->udp_open[1] && x->tcp_any6 && k < x->nifs; k++) {
+		const struct iface *f = &x->ifs[k];
+
+		if (f->ll && f->joined6)
+			send_from(x, 1, f->index, &f->ll_addr, x->tcp_any6, w, order, total, &sent,
+				  &failed);
+	}
 	free(order);
-	log_debug("LAN beacons: %zu sent (%zu per interface), %zu failed, window %llu", sent, total,
-		  failed, (unsigned long long)w);
+	x->last_sent = sent;
+	log_debug("LAN beacons: %zu sent (%zu per source address), %zu failed, window %llu", sent,
+		  total, failed, (unsigned long long)w);
 }
+
+static bool open_udp(struct buddyd_discovery *x, int fam);
 
 static void on_round(uv_timer_t *t)
 {
@@ -484,14 +723,50 @@ static void on_round(uv_timer_t *t)
 
 	if (!usable(x))
 		return;
-	scan_ifaces(x);
+	for (int fam = 0; fam < 2; fam++)
+		if (!x->udp_open[fam])
+			open_udp(x, fam); /* the port may be free now */
 	sync_pairs(x);
+	scan_ifaces(x);
 	expect_window(x, buddy_disc_window(buddy_clock_now()));
 	send_round(x);
 	uv_timer_start(&x->round, on_round, jitter(x->interval_ms), 0);
 }
 
 /* ---- beacons in ---- */
+
+/* The datagram comes from this link: IPv6, a link-local source whose scope is an interface
+ * joined to the group; IPv4 (whose socket is bound to the group address, so that only
+ * datagrams sent to the group arrive), a source inside a connected subnet of an interface
+ * joined to the group. Anything else is dropped before it costs anything. */
+static bool on_link(const struct buddyd_discovery *x, const struct sockaddr *sa)
+{
+	if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sa;
+
+		if (!IN6_IS_ADDR_LINKLOCAL(&s6->sin6_addr) || !s6->sin6_scope_id)
+			return false;
+		for (size_t i = 0; i < x->nifs; i++)
+			if (x->ifs[i].index == s6->sin6_scope_id && x->ifs[i].joined6)
+				return true;
+		return false;
+	}
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *s4 = (const struct sockaddr_in *)sa;
+		uint32_t ip = s4->sin_addr.s_addr;
+
+		for (size_t k = 0; k < x->na4; k++) {
+			const struct addr4 *r = &x->a4[k];
+
+			if ((ip & r->mask.s_addr) != (r->a.s_addr & r->mask.s_addr))
+				continue;
+			for (size_t i = 0; i < x->nifs; i++)
+				if (x->ifs[i].index == r->index && x->ifs[i].joined4)
+					return true;
+		}
+	}
+	return false;
+}
 
 /* The beacon's source address with the port it announced: where to dial. An IPv6 link-local
  * source keeps its interface as a zone ("fe80::1%eth0"), which the dial needs. */
@@ -512,13 +787,10 @@ static int candidate(const struct sockaddr *sa, uint16_t port, struct buddy_addr
 		char ifname[IF_NAMESIZE];
 		size_t len;
 
-		if (IN6_IS_ADDR_UNSPECIFIED(&s6->sin6_addr) ||
-		    IN6_IS_ADDR_MULTICAST(&s6->sin6_addr) || IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr))
+		if (!IN6_IS_ADDR_LINKLOCAL(&s6->sin6_addr))
 			return BUDDY_E_INVALID;
 		if (uv_ip6_name(s6, a->host, sizeof(a->host)))
 			return BUDDY_E_INVALID;
-		if (!IN6_IS_ADDR_LINKLOCAL(&s6->sin6_addr))
-			return 0;
 		len = strlen(a->host);
 		if (!s6->sin6_scope_id || !if_indextoname(s6->sin6_scope_id, ifname) ||
 		    len + 1 + strlen(ifname) >= sizeof(a->host))
@@ -535,19 +807,29 @@ static void beacon_in(struct buddyd_discovery *x, const uint8_t *dg, size_t len,
 	struct buddyd *d = x->d;
 	uint64_t w = buddy_disc_window(buddy_clock_now());
 	const struct buddy_buddy *b;
+	const uint8_t *src;
 	struct buddy_addr a;
 	struct pair *p = NULL;
 	uint8_t pk[32];
 	uint16_t port = 0;
+	int family;
 	char id[9];
 	int rc;
 
+	if (from->sa_family == AF_INET) {
+		family = BUDDY_DISC_FAM4;
+		src = (const uint8_t *)&((const struct sockaddr_in *)from)->sin_addr;
+	} else {
+		family = BUDDY_DISC_FAM6;
+		src = (const uint8_t *)&((const struct sockaddr_in6 *)from)->sin6_addr;
+	}
 	expect_window(x, w);
 	for (size_t i = 0; i < x->npairs && !p; i++)
-		if (buddy_disc_match(dg, len, &x->pairs[i].ex, &port))
+		if (buddy_disc_match(dg, len, x->pairs[i].key, x->pairs[i].pk, &x->pairs[i].ex,
+				     family, src, &port))
 			p = &x->pairs[i];
 	if (!p)
-		return; /* a stranger's beacon, a dummy, or noise */
+		return; /* a stranger's beacon, a dummy, a replay from elsewhere, or noise */
 	memcpy(pk, p->pk, sizeof(pk));
 	short_id(pk, id);
 	b = buddy_buddies_by_pk(buddy_journal_buddies(d->journal), pk);
@@ -596,8 +878,8 @@ static void on_rx_resume(uv_timer_t *t)
 	if (x->stopped)
 		return;
 	if (x->rx_dropped)
-		log_debug("LAN discovery: more than %d datagrams a second: reading paused",
-			  BUDDY_DISC_RX_PER_S);
+		log_debug("LAN discovery: more than %zu datagrams a second: reading paused",
+			  (size_t)BUDDY_DISC_RX_PER_S + 2 * x->last_sent);
 	x->rx_dropped = 0;
 	x->rx_start = uv_now(x->loop);
 	x->rx_count = 0;
@@ -606,8 +888,9 @@ static void on_rx_resume(uv_timer_t *t)
 			start_reading(x, fam);
 }
 
-/* Counts a datagram against this second's budget; past it, reading stops until the second
- * ends: a flood costs a timer, not a lookup per datagram. */
+/* Counts a datagram against this second's budget (BUDDY_DISC_RX_PER_S, plus twice our own
+ * last round, which loops back to us); past it, reading stops until the second ends: a flood
+ * costs a timer, not a lookup per datagram. */
 static bool over_budget(struct buddyd_discovery *x)
 {
 	uint64_t now = uv_now(x->loop);
@@ -616,7 +899,7 @@ static bool over_budget(struct buddyd_discovery *x)
 		x->rx_start = now;
 		x->rx_count = 0;
 	}
-	if (++x->rx_count <= BUDDY_DISC_RX_PER_S)
+	if (++x->rx_count <= BUDDY_DISC_RX_PER_S + 2 * x->last_sent)
 		return false;
 	x->rx_dropped++;
 	for (int fam = 0; fam < 2; fam++)
@@ -633,6 +916,8 @@ static void on_recv(uv_udp_t *u, ssize_t nread, const uv_buf_t *buf, const struc
 
 	if (nread < 0 || !from || x->stopped) /* nread 0 and no address: nothing more to read */
 		return;
+	if (!on_link(x, from)) /* before the budget: off-link datagrams cost nothing */
+		return;
 	if (over_budget(x))
 		return;
 	if ((flags & UV_UDP_PARTIAL) ||
@@ -645,35 +930,57 @@ static void on_recv(uv_udp_t *u, ssize_t nread, const uv_buf_t *buf, const struc
 
 /* ---- start and stop ---- */
 
+/* The socket of a family: IPv4 bound to the group address (only datagrams sent to the group
+ * arrive), IPv6 to [::] (the link-local source is checked instead); SO_REUSEADDR: every
+ * buddyd of the machine gets every beacon. The bind is tried again every round while it
+ * fails (another program may hold the port). */
 static bool open_udp(struct buddyd_discovery *x, int fam)
 {
 	struct sockaddr_storage ss;
 	uv_udp_t *u = &x->udp[fam];
-	int rc;
+	const char *name = fam ? "IPv6" : "IPv4";
+	int fd, one = 1, rc = 0;
 
+	memset(&ss, 0, sizeof(ss));
 	if (fam == 0)
-		uv_ip4_addr("0.0.0.0", x->port, (struct sockaddr_in *)&ss);
+		uv_ip4_addr(BUDDY_DISC_GROUP4, x->port, (struct sockaddr_in *)&ss);
 	else
 		uv_ip6_addr("::", x->port, (struct sockaddr_in6 *)&ss);
-	rc = uv_udp_init_ex(x->loop, u, fam == 0 ? AF_INET : AF_INET6);
+	fd = socket(fam ? AF_INET6 : AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+	    (fam && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one))) ||
+	    bind(fd, (const struct sockaddr *)&ss,
+		 fam ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in)))
+		rc = uv_translate_sys_error(errno);
 	if (rc) {
-		log_warn("LAN discovery: no %s socket: %s", fam ? "IPv6" : "IPv4", uv_strerror(rc));
+		if (fd >= 0)
+			close(fd);
+		if (!x->udp_failed[fam])
+			log_warn("LAN discovery: no %s socket on UDP port %u (%s): trying again "
+				 "every round",
+				 name, x->port, uv_strerror(rc));
+		x->udp_failed[fam] = true;
 		return false;
 	}
+	uv_udp_init(x->loop, u);
 	u->data = x;
 	x->open++;
-	rc = uv_udp_bind(u, (const struct sockaddr *)&ss,
-			 UV_UDP_REUSEADDR | (fam ? UV_UDP_IPV6ONLY : 0));
+	rc = uv_udp_open(u, fd);
 	if (rc == 0)
 		rc = uv_udp_set_multicast_ttl(u, 1);
 	if (rc == 0)
 		rc = uv_udp_set_multicast_loop(u, 1); /* another buddyd of this machine hears us */
 	if (rc) {
-		log_warn("LAN discovery: no %s socket on UDP port %u: %s", fam ? "IPv6" : "IPv4",
-			 x->port, uv_strerror(rc));
+		log_warn("LAN discovery: no %s socket on UDP port %u: %s", name, x->port,
+			 uv_strerror(rc));
 		uv_close((uv_handle_t *)u, on_closed);
+		close(fd);
+		x->udp_failed[fam] = true;
 		return false;
 	}
+	if (x->udp_failed[fam])
+		log_info("LAN discovery: %s socket on UDP port %u open now", name, x->port);
+	x->udp_failed[fam] = false;
 	x->udp_open[fam] = true;
 	start_reading(x, fam);
 	return true;
@@ -685,9 +992,9 @@ static bool loopback(const char *host)
 	       !strncmp(host, "::ffff:127.", 11);
 }
 
-/* What the beacons announce: per family, the port the transport listens on there (its
- * wildcard first; for IPv4 a single address too, beaconed from that address only). False when
- * it listens on loopback addresses only: such a daemon is not on any network. */
+/* What the beacons announce: the port the transport listens on, per family (its wildcard) or
+ * per specific IPv4 address (beaconed from that address only). False when it listens on
+ * loopback addresses only: such a daemon is not on any network. */
 static bool listen_ports(struct buddyd_discovery *x)
 {
 	struct buddy_addr bound[BUDDY_PEER_ADDRS_MAX];
@@ -695,16 +1002,17 @@ static bool listen_ports(struct buddyd_discovery *x)
 	bool outside = false;
 
 	for (size_t i = 0; i < n; i++) {
+		struct in_addr a;
+
 		outside |= !loopback(bound[i].host);
-		if (!strcmp(bound[i].host, "::")) {
-			x->tcp_port[1] = bound[i].port;
-		} else if (!strcmp(bound[i].host, "0.0.0.0")) {
-			x->tcp_port[0] = bound[i].port;
-			x->tcp_host4[0] = '\0';
-		} else if (!strchr(bound[i].host, ':') && !x->tcp_port[0] &&
-			   strlen(bound[i].host) < sizeof(x->tcp_host4)) {
-			x->tcp_port[0] = bound[i].port;
-			memcpy(x->tcp_host4, bound[i].host, strlen(bound[i].host) + 1);
+		if (!strcmp(bound[i].host, "::"))
+			x->tcp_any6 = bound[i].port;
+		else if (!strcmp(bound[i].host, "0.0.0.0"))
+			x->tcp_any4 = bound[i].port;
+		else if (inet_pton(AF_INET, bound[i].host, &a) == 1 &&
+			 x->ntcp4 < BUDDY_PEER_ADDRS_MAX && !loopback(bound[i].host)) {
+			x->tcp4[x->ntcp4].a = a;
+			x->tcp4[x->ntcp4++].port = bound[i].port;
 		}
 	}
 	return outside;
@@ -717,6 +1025,7 @@ void buddyd_discovery_stop(struct buddyd *d)
 	if (!x)
 		return;
 	d->discovery = NULL;
+	leave_all(x);
 	x->stopped = true;
 	sodium_free(x->pairs); /* wipes the pair keys */
 	sodium_free(x->secret);
@@ -733,6 +1042,7 @@ void buddyd_discovery_stop(struct buddyd *d)
 void buddyd_discovery_start(struct buddyd *d)
 {
 	struct buddyd_discovery *x;
+	char v4[64];
 
 	if (d->discovery || !d->peer || !d->secrets || d->stopping)
 		return;
@@ -773,24 +1083,35 @@ void buddyd_discovery_start(struct buddyd *d)
 	x->expect_w = buddy_disc_window(buddy_clock_now());
 	open_udp(x, 0);
 	open_udp(x, 1);
-	if (!x->udp_open[0] && !x->udp_open[1]) {
-		log_warn("LAN discovery is off: no socket on UDP port %u", x->port);
-		buddyd_discovery_stop(d);
-		return;
-	}
 	sync_pairs(x);
 	scan_ifaces(x);
-	log_info("LAN discovery on UDP port %u: beacons %s%s%s, every %us", x->port,
-		 x->tcp_port[0] ? "IPv4" : "", x->tcp_port[0] && x->tcp_port[1] ? " and " : "",
-		 x->tcp_port[1] ? "IPv6" : (x->tcp_port[0] ? "" : "none (listening only)"),
-		 x->interval_ms / 1000);
+	if (x->tcp_any4)
+		snprintf(v4, sizeof(v4), "IPv4 (port %u)", x->tcp_any4);
+	else if (x->ntcp4)
+		snprintf(v4, sizeof(v4), "IPv4 (%zu address%s)", x->ntcp4,
+			 x->ntcp4 > 1 ? "es" : "");
+	else
+		v4[0] = '\0';
+	log_info("LAN discovery on UDP port %u: beacons %s%s%s, every %us; sockets IPv4 %s, "
+		 "IPv6 %s",
+		 x->port, v4, v4[0] && x->tcp_any6 ? " and " : "",
+		 x->tcp_any6 ? "IPv6" : (v4[0] ? "" : "none (listening only)"),
+		 x->interval_ms / 1000, x->udp_open[0] ? "open" : "not open (retrying)",
+		 x->udp_open[1] ? "open" : "not open (retrying)");
 	uv_timer_start(&x->round, on_round, 0, 0); /* the first round right after unlock */
 }
 
 void buddyd_discovery_refresh(struct buddyd *d)
 {
 	struct buddyd_discovery *x = d->discovery;
+	size_t before;
 
-	if (x && usable(x) && sync_pairs(x))
+	if (!x || !usable(x))
+		return;
+	before = x->npairs;
+	if (sync_pairs(x)) {
 		uv_timer_start(&x->round, on_round, 0, 0);
+	} else if (x->npairs < before && x->npairs == 0) {
+		leave_all(x); /* the last buddy revoked: no more group membership */
+	}
 }

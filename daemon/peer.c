@@ -76,6 +76,7 @@ struct conn {
 	bool proven; /* the other side admitted us: we are the responder, or a frame arrived */
 	bool pinged; /* a PING is out since the last frame received */
 	struct want *want;    /* a dial for this wanted buddy */
+	struct want *disc;    /* a discovered dial for this wanted buddy (no redial after) */
 	struct pairing *pair; /* a dial for this pairing */
 	int pair_status;      /* what the end of this pairing dial means ... */
 	bool pair_final;      /* ... and whether it ends the pairing */
@@ -105,6 +106,7 @@ struct want {
 	size_t next_addr; /* the next address of this round */
 	uint32_t backoff; /* the next redial delay, before jitter */
 	struct conn *dial;
+	struct conn *disc; /* a dial to where LAN discovery saw it: outside the redial rounds */
 };
 
 struct pairing { /* in sodium_malloc memory: it holds the invite secret */
@@ -347,6 +349,10 @@ static void conn_close(struct conn *c, enum close_mode mode)
 		w->dial = NULL;
 		c->want = NULL;
 	}
+	if (c->disc) { /* a discovered dial: its end schedules nothing */
+		c->disc->disc = NULL;
+		c->disc = NULL;
+	}
 	if (pr) {
 		pr->dial = NULL;
 		c->pair = NULL;
@@ -576,6 +582,12 @@ static void become_session(struct conn *c)
 			w->dial = NULL;
 			d->want = NULL;
 			conn_close(d, SILENT);
+		}
+		if (w->disc == c) {
+			w->disc = NULL;
+			c->disc = NULL;
+		} else if (w->disc && w->disc->state != C_WAIT_PROOF) {
+			conn_close(w->disc, SILENT); /* unlinks itself */
 		}
 		if (c->hello.naddrs) {
 			memcpy(w->addrs, c->hello.addrs, c->hello.naddrs * sizeof(w->addrs[0]));
@@ -886,6 +898,10 @@ static void on_transport(struct conn *c, uint8_t *f, size_t len)
 			c->want->dial = NULL;
 			c->want = NULL;
 		}
+		if (c->disc) {
+			c->disc->disc = NULL;
+			c->disc = NULL;
+		}
 		c->proven = true;
 		become_session(c);
 		if (c->closing)
@@ -1135,6 +1151,8 @@ static void want_cancel_dial(struct want *w)
 {
 	struct conn *c = w->dial;
 
+	if (w->disc)
+		conn_close(w->disc, SILENT); /* unlinks itself */
 	if (!c)
 		return;
 	w->dial = NULL;
@@ -1369,9 +1387,9 @@ int buddy_peer_want(struct buddy_peer *p, const uint8_t id[32], const struct bud
 	return 0;
 }
 
-/* One dial to an address where the buddy was just seen (LAN discovery), as the next attempt of
- * its redial rounds: the known addresses and the backoff stay as they are, and when this dial
- * fails the next round comes after the current backoff delay, as after any failed round. */
+/* One dial to an address where the buddy was just seen (LAN discovery), outside its redial
+ * rounds: the known addresses, the backoff and the redial timer stay as they are, and when
+ * this dial fails nothing is scheduled (a replayed beacon cannot postpone the redials). */
 int buddy_peer_discovered(struct buddy_peer *p, const uint8_t id[32], const struct buddy_addr *a)
 {
 	struct want *w;
@@ -1383,15 +1401,29 @@ int buddy_peer_discovered(struct buddy_peer *p, const uint8_t id[32], const stru
 		return BUDDY_E_NOTFOUND;
 	if (session_find(p, id, true))
 		return BUDDY_E_EXISTS;
-	if (w->dial)
+	if (w->dial || w->disc)
 		return BUDDY_E_BUSY;
 	c = dial(p, a, id);
 	if (!c)
 		return BUDDY_E_INVALID;
-	uv_timer_stop(&w->timer);
-	c->want = w;
-	w->dial = c;
-	w->next_addr = w->naddrs; /* this round ends with this dial */
+	c->disc = w;
+	w->disc = c;
+	return 0;
+}
+
+int buddy_peer_redial_state(struct buddy_peer *p, const uint8_t id[32], uint64_t *due,
+			    uint32_t *backoff)
+{
+	struct want *w;
+
+	if (!p || !id || p->stopped || !(w = want_find(p, id)))
+		return BUDDY_E_NOTFOUND;
+	if (due)
+		*due = uv_is_active((uv_handle_t *)&w->timer)
+			       ? uv_now(p->loop) + uv_timer_get_due_in(&w->timer)
+			       : 0;
+	if (backoff)
+		*backoff = w->backoff;
 	return 0;
 }
 

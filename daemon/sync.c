@@ -5,6 +5,7 @@
  * and decides what to believe. Everything runs on the loop thread. */
 #include "buddy/clock.h"
 #include "buddy/daemon.h"
+#include "buddy/discovery.h"
 #include "buddy/error.h"
 #include "buddy/log.h"
 #include "buddy/peer.h"
@@ -531,6 +532,7 @@ static void on_end(struct buddyd *d, struct sync_peer *sp)
 	msgpack_sbuffer_destroy(&rec);
 	sp->up = false;
 	buddy_peer_unwant(d->peer, sp->pk);
+	buddyd_discovery_refresh(d); /* its LAN beacon key goes at once */
 }
 
 /* ---- the interface (daemon.h) ---- */

@@ -74,11 +74,17 @@ size_t buddy_peer_advertised(const struct buddy_peer *p, struct buddy_addr *out,
 int buddy_peer_want(struct buddy_peer *p, const uint8_t id[32], const struct buddy_addr *addrs,
 		    size_t naddrs);
 
-/* The buddy id was just seen at a (LAN discovery): dials it there once, now, in place of the
- * next redial; the known addresses and the backoff are kept. BUDDY_E_NOTFOUND when id is not
+/* The buddy id was just seen at a (LAN discovery): dials it there once, now, outside the
+ * redial schedule: the known addresses, the backoff and the next redial are kept, and a
+ * failure schedules nothing. BUDDY_E_NOTFOUND when id is not
  * wanted, BUDDY_E_EXISTS when a session is up, BUDDY_E_BUSY while another dial of id is under
  * way, BUDDY_E_INVALID when a cannot be dialled. */
 int buddy_peer_discovered(struct buddy_peer *p, const uint8_t id[32], const struct buddy_addr *a);
+
+/* Tests: when the next redial of id is due (*due, in uv_now() ms; 0 when none is scheduled)
+ * and the delay after it (*backoff, before jitter). BUDDY_E_NOTFOUND when id is not wanted. */
+int buddy_peer_redial_state(struct buddy_peer *p, const uint8_t id[32], uint64_t *due,
+			    uint32_t *backoff);
 
 /* Stops dialling id and closes its session at once (revocation). Connections from id are no
  * longer admitted unless the owner's admit() says so. */

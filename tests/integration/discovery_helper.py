@@ -23,10 +23,17 @@
       whether every datagram is 64 bytes of version 1, whether a phase repeats any head of an
       earlier one, and whether any two paddings are equal.
 
-  discovery_helper.py send IFNAME PORT COUNT HEX|random
-      Sends COUNT datagrams to the IPv4 group on IFNAME: the bytes HEX each time (a replay),
-      or, with "random", 64 fresh random bytes of version 1 each (a flood), as fast as the
-      socket takes them. Prints {"sent": n, "seconds": s}.
+  discovery_helper.py send IFNAME PORT COUNT HEX|random [SRC [DST]]
+      Sends COUNT datagrams to the IPv4 group on IFNAME (or to the unicast address DST): the
+      bytes HEX each time (a replay), or, with "random", 64 fresh random bytes of version 1
+      each (a flood), as fast as the socket takes them, from the address SRC when given (an
+      address of this namespace, maybe off the link). Prints {"sent": n, "seconds": s}.
+
+  discovery_helper.py xor OUT T0 B1 A1 END
+      The port fields of a daemon's IPv4 and IPv6 beacons in two windows (phase 0 from T0 to
+      B1, phase 1 from A1 to END, ns): per phase, the IPv4 and IPv6 datagrams paired by token
+      (bytes 1 to 16), and the XOR of their port fields (bytes 17 and 18) as numbers. Prints
+      JSON {"pairs": [n0, n1], "xors": [[...], [...]]}.
 """
 
 import json
@@ -156,14 +163,30 @@ def analyse(out, src, t0, b1, a1, b2, a2, end, bucket):
     print(json.dumps(res, sort_keys=True))
 
 
-def send(ifname, port, count, what):
+def xor(out, t0, b1, a1, end):
+    res = {"pairs": [], "xors": []}
+    for lo, hi in ((t0, b1), (a1, end)):
+        port = {4: {}, 6: {}}
+        for d in lines(out):
+            b = bytes.fromhex(d["hex"])
+            if lo < d["ts"] < hi and len(b) == 64:
+                port[d["fam"]][b[1:17]] = b[17] << 8 | b[18]
+        both = sorted(set(port[4]) & set(port[6]))
+        res["pairs"].append(len(both))
+        res["xors"].append(sorted(port[4][t] ^ port[6][t] for t in both))
+    print(json.dumps(res))
+
+
+def send(ifname, port, count, what, src=None, dst=None):
     s = sender(ifname)
+    if src:
+        s.bind((src, 0))
     t0 = time.monotonic()
     n = 0
     for _ in range(count):
         data = bytes.fromhex(what) if what != "random" else b"\x01" + os.urandom(63)
         try:
-            s.sendto(data, (GROUP4, port))
+            s.sendto(data, (dst or GROUP4, port))
             n += 1
         except BlockingIOError:
             pass
@@ -181,7 +204,9 @@ def main():
     elif cmd == "analyse":
         analyse(args[0], args[1], *[int(a) for a in args[2:9]])
     elif cmd == "send":
-        send(args[0], int(args[1]), int(args[2]), args[3])
+        send(args[0], int(args[1]), int(args[2]), args[3], *args[4:6])
+    elif cmd == "xor":
+        xor(args[0], *[int(a) for a in args[1:5]])
     else:
         sys.exit("unknown command %s" % cmd)
 

@@ -15,11 +15,18 @@
 #      and, after each move of the test clock by one window (debug.clock_advance), 4 new heads
 #      that never equal an earlier one, every padding fresh.
 #   R. alice locks: not one datagram from her while locked; she stops. Her captured datagrams
-#      of this window, replayed 25 times each from bob's namespace, make bob dial once (once
-#      per window) to bob's own listener, which the handshake refuses; then a flood of 20,000
-#      random beacon-shaped datagrams: bob pauses reading and stays alive.
+#      of this window, replayed 25 times each from bob's namespace (bob's own address), make
+#      bob dial nothing: a beacon binds its source address. Replayed from alice's address (her
+#      namespace), they make bob dial alice's address once (once per window), refused (she is
+#      stopped). Floods of random beacon-shaped datagrams from an off-link source routed
+#      through alice's namespace (to the group) and to bob's unicast address cost bob nothing
+#      (dropped before his rate budget: no pause), though the stranger in his namespace gets
+#      them; a flood of 20,000 from the link makes him pause reading, and he stays alive.
 #   D. IPv6 only: both restart on [::] with the beacon port set in the config (port = 7756): the
 #      beacons come from link-local addresses, and the dial uses the interface as a zone.
+#   E. alice alone on 0.0.0.0:7107 and [::]:7108: in two windows, her IPv4 and IPv6 beacons,
+#      paired by token, have port fields whose XOR is neither 0 nor 7107 ^ 7108 and changes
+#      with the window (per-family masks: nothing links the families or the windows).
 #
 # Synchronisation is by bounded polls (peers.sh wait_until, `buddy buddies --wait`); the only
 # fixed waits assert absences (ABSENT). The daemons run on the test clock (BUDDY_TEST_CLOCK),
@@ -46,6 +53,7 @@ VETH_A="dva$$"
 VETH_B="dvb$$"
 IP_A=10.232.$(($$ % 200)).1
 IP_B=10.232.$(($$ % 200)).2
+IP_OFF=10.233.$(($$ % 200)).1 # on alice's lo: off bob's link, routed through her namespace
 NS_MADE=""
 
 ns_cleanup() {
@@ -75,7 +83,13 @@ ns_setup() {
 	nsx "$NS_A" sysctl -qw "net.ipv6.conf.$VETH_A.accept_dad=0" 2>/dev/null
 	nsx "$NS_B" sysctl -qw "net.ipv6.conf.$VETH_B.accept_dad=0" 2>/dev/null
 	ip -n "$NS_A" link set lo up && ip -n "$NS_B" link set lo up &&
-		ip -n "$NS_A" link set "$VETH_A" up && ip -n "$NS_B" link set "$VETH_B" up
+		ip -n "$NS_A" link set "$VETH_A" up && ip -n "$NS_B" link set "$VETH_B" up &&
+		ip -n "$NS_A" addr add "$IP_OFF/32" dev lo &&
+		ip -n "$NS_B" route add "$IP_OFF/32" via "$IP_A" || return 1
+	# bob's kernel takes datagrams from the off-link source (no reverse path filter): phase R
+	nsx "$NS_B" sysctl -qw net.ipv4.conf.all.rp_filter=0 2>/dev/null
+	nsx "$NS_B" sysctl -qw "net.ipv4.conf.$VETH_B.rp_filter=0" 2>/dev/null
+	return 0
 }
 
 WHY=""
@@ -106,16 +120,18 @@ conf() {
 	chmod 600 "$f"
 }
 
-# nsstart NAME ADDR: NAME's buddyd in its namespace, on the test clock, listening on ADDR
+# nsstart NAME ADDR [ADDR2]: NAME's buddyd in its namespace, on the test clock, listening on
+# ADDR (and ADDR2)
 nsstart() {
-	local name="$1" addr="$2" real="$BUDDYD"
+	local name="$1" addr="$2" real="$BUDDYD" more=()
+	[ -n "${3:-}" ] && more=(--listen "$3")
 	# lib.sh's start_daemon runs "$BUDDYD" ARGS: here `ip netns exec NS buddyd ARGS`, which
 	# execs buddyd in place (same pid, so SIGTERM and wait reach buddyd itself)
 	local BUDDYD
 	BUDDYD=$(command -v ip)
 	as "$name"
 	export BUDDY_TEST_CLOCK="$NOW"
-	if start_daemon netns exec "$(ns_of "$name")" "$real" --listen "$addr" --log-level debug; then
+	if start_daemon netns exec "$(ns_of "$name")" "$real" --listen "$addr" "${more[@]}" --log-level debug; then
 		DPID[$name]=$DAEMON_PID
 		ok "$name's buddyd starts in $(ns_of "$name") on $addr"
 	else
@@ -275,28 +291,60 @@ bud lock
 expect_rc 0 "R: alice locks her journal"
 wait_state bob alice offline "R: bob sees alice offline"
 t_lock=$(now_ns)
-as bob
-bud buddies --wait alice --timeout "${ABSENT}s"
-expect_rc_not 0 "R: alice stays offline while locked (${ABSENT}s)"
+sleep "$ABSENT"
 n=$("$PY" "$HELPER_D" count "$S/sniff.b" "$IP_A" "$t_lock")
-expect_eq "$n" 0 "R: the stranger gets no datagram from alice while she is locked"
+expect_eq "$n" 0 "R: the stranger gets no datagram from alice while she is locked (${ABSENT}s)"
 dstop alice
+# from bob's own address: the tag binds alice's address, so this is nobody's beacon
 mark=$(log_mark)
 for h in $heads; do
 	nsx "$NS_B" "$PY" "$HELPER_D" send "$VETH_B" 7655 25 "$h" >/dev/null
 done
-found() { grep -q "found on the LAN at $IP_B port 7103" <(log_since "$mark"); }
+sleep "$ABSENT"
+log_since "$mark" >"$S/log.R"
+check "R: alice's beacons replayed from bob's own address make bob dial nothing (${ABSENT}s)" \
+	lacks 'found on the LAN' "$S/log.R"
+# from alice's address: her beacon, and bob dials her address (only): refused, she is stopped
+mark=$(log_mark)
+for h in $heads; do
+	nsx "$NS_A" "$PY" "$HELPER_D" send "$VETH_A" 7655 25 "$h" >/dev/null
+done
+found() { grep -q "found on the LAN at $IP_A port 7103: dialling" <(log_since "$mark"); }
 if wait_until 10 found; then
-	ok "R: bob takes a replay of alice's beacon (from his own address) as a place to dial"
+	ok "R: the same replay from alice's own address makes bob dial alice's address"
 else
-	not_ok "R: bob takes a replay of alice's beacon (from his own address) as a place to dial"
+	not_ok "R: the same replay from alice's own address makes bob dial alice's address"
 fi
-as bob
-bud buddies --wait alice --timeout "${ABSENT}s"
-expect_rc_not 0 "R: the dial goes nowhere: bob's own listener answers with bob's key, refused (${ABSENT}s)"
+refused() {
+	log_since "$mark" | sed -n '/found on the LAN at/,$p' |
+		grep -q 'dropped during the handshake: connection refused'
+}
+if wait_until 10 refused; then
+	ok "R: that dial goes nowhere: refused after the 'found' line (alice is stopped)"
+else
+	not_ok "R: that dial goes nowhere: refused after the 'found' line (alice is stopped)"
+fi
+sleep 1
 log_since "$mark" >"$S/log.R"
 expect_eq "$(grep -c 'found on the LAN' "$S/log.R")" 1 \
 	"R: 100 replayed datagrams, one dial: once per window"
+check "R: bob never dialled his own address" lacks "found on the LAN at $IP_B " "$S/log.R"
+# off the link: to the group from a routed source, and to bob's unicast address
+mark=$(log_mark)
+t_off=$(now_ns)
+nsx "$NS_A" "$PY" "$HELPER_D" send "$VETH_A" 7655 5000 random "$IP_OFF" >"$S/flood.off.json"
+nsx "$NS_A" "$PY" "$HELPER_D" send "$VETH_A" 7655 5000 random "$IP_A" "$IP_B" >"$S/flood.uni.json"
+echo "#   off-link flood: $(cat "$S/flood.off.json"), unicast flood: $(cat "$S/flood.uni.json")"
+if wait_until 10 heard b "$IP_OFF" "$t_off" 250; then
+	ok "R: the off-link datagrams reach bob's namespace (the stranger got 250 or more)"
+else
+	not_ok "R: the off-link datagrams reach bob's namespace (the stranger got 250 or more)"
+fi
+sleep 2 # a pause would be logged when reading resumes, a second later
+log_since "$mark" >"$S/log.Roff"
+check "R: off-link and unicast floods cost bob nothing: no reading paused" \
+	lacks 'reading paused' "$S/log.Roff"
+check "R: ... and no dial" lacks 'found on the LAN' "$S/log.Roff"
 mark=$(log_mark)
 nsx "$NS_A" "$PY" "$HELPER_D" send "$VETH_A" 7655 20000 random >"$S/flood.json"
 echo "#   flood: $(cat "$S/flood.json")"
@@ -339,6 +387,33 @@ else
 	expect_eq "$n" 0 "D: nothing was sent on the default port 7655 meanwhile"
 	stop_all alice bob
 fi
+
+# ---- E. both families, two ports: no constant XOR between their port fields ----
+
+conf alice yes
+t_e=$(now_ns)
+nsstart alice "0.0.0.0:7107" "[::]:7108"
+v6_heard() { [ "$("$PY" "$HELPER_D" xor "$S/sniff.b" "$1" "$(now_ns)" 0 0 |
+	"$PY" -c 'import json,sys; print(json.load(sys.stdin)["pairs"][0])')" -ge 4 ]; }
+E0=$(now_ns)
+wait_until 20 v6_heard "$E0"
+sleep 2
+E1=$(now_ns)
+rpc alice debug.clock_advance '{"seconds": 300}'
+NOW=$((NOW + 300))
+E2=$(now_ns)
+wait_until 20 v6_heard "$E2"
+sleep 2
+E3=$(now_ns)
+"$PY" "$HELPER_D" xor "$S/sniff.b" "$E0" "$E1" "$E2" "$E3" >"$S/xor.json"
+echo "#   port4 XOR port6 per token: $(cat "$S/xor.json")"
+expect_json "$S/xor.json" 'd["pairs"]' "[4, 4]" \
+	"E: in each window the stranger pairs alice's 4 IPv4 and 4 IPv6 heads by token"
+expect_json "$S/xor.json" 'any(x in (0, 7107 ^ 7108) for p in d["xors"] for x in p)' false \
+	"E: no pair's port fields XOR to 0 (dummies) or to 7107 ^ 7108 (the real one)"
+expect_json "$S/xor.json" 'bool(set(d["xors"][0]) & set(d["xors"][1]))' false \
+	"E: no XOR of one window comes back in the next: nothing links the families or windows"
+dstop alice
 
 no_open_handles
 echo "# discovery_test took $(($(date +%s) - T_START)) s"

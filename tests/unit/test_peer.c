@@ -729,6 +729,42 @@ static void test_peer_redial_at_new_addresses_after_want(void **state)
 	round_trip(a, b);
 }
 
+/* PROTOCOL.md 16.5: a dial to an address LAN discovery saw runs outside the redial schedule:
+ * failing, it changes neither the next redial nor the backoff, and schedules nothing (one
+ * replayed beacon per window cannot postpone the redials to the known addresses). */
+static void test_peer_discovered_dial_leaves_redials_alone(void **state)
+{
+	struct node *a = &T.nodes[0], *b = &T.nodes[1];
+	struct buddy_addr dead;
+	uint64_t due = 0, due2 = 0;
+	uint32_t backoff = 0, backoff2 = 0;
+	int rc = -1;
+
+	(void)state;
+	allow(a, b->pk);
+	allow(b, a->pk);
+	assert_int_equal(buddy_peer_want(a->p, b->pk, &b->addr, 1), 0);
+	RUN_UNTIL(a->ups == 1 && b->ups == 1);
+	dead = b->addr; /* refused at once once b is gone */
+	node_stop(b);
+	RUN_UNTIL(a->downs == 1);
+	/* a redial scheduled far enough ahead, and no dial under way */
+	for (int i = 0; i < 100; i++) {
+		assert_int_equal(buddy_peer_redial_state(a->p, b->pk, &due, &backoff), 0);
+		if (due && due > uv_now(&T.loop) + 30 &&
+		    (rc = buddy_peer_discovered(a->p, b->pk, &dead)) == 0)
+			break;
+		run_for(due > uv_now(&T.loop) ? due - uv_now(&T.loop) + 5 : 5);
+	}
+	assert_int_equal(rc, 0);
+	/* the discovered dial fails (refused) well before the redial is due */
+	RUN_UNTIL(buddy_peer_discovered(a->p, b->pk, &dead) != BUDDY_E_BUSY);
+	assert_true(uv_now(&T.loop) < due);
+	assert_int_equal(buddy_peer_redial_state(a->p, b->pk, &due2, &backoff2), 0);
+	assert_int_equal(due2, due);
+	assert_int_equal(backoff2, backoff);
+}
+
 static void test_peer_unwant_closes_and_stops_redialling(void **state)
 {
 	struct node *a = &T.nodes[0], *b = &T.nodes[1];
@@ -1037,6 +1073,8 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_peer_unwant_closes_and_stops_redialling, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_peer_discovered_dial_leaves_redials_alone,
+						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_peer_pair_proves_the_invite, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_peer_pair_tries_addresses_in_turn, setup,
 						teardown),
