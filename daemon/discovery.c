@@ -153,7 +153,7 @@ void buddy_disc_beacon(const uint8_t key[BUDDY_DISC_KEY_BYTES], uint64_t w,
 	sodium_memzero(mask, sizeof(mask));
 }
 
-void buddy_disc_dummy(const uint8_t seed[32], uint64_t w, uint32_t i, int family,
+void buddy_disc_dummy(const uint8_t seed[32], uint64_t w, uint32_t i, int family, uint16_t port,
 		      const uint8_t *rest, uint8_t out[BUDDY_DISC_BEACON_BYTES])
 {
 	uint8_t msg[5 + 8 + 4], h[32];
@@ -167,7 +167,12 @@ void buddy_disc_dummy(const uint8_t seed[32], uint64_t w, uint32_t i, int family
 	crypto_generichash(h, sizeof(h), msg, sizeof(msg), seed, 32);
 	out[0] = BUDDY_DISC_VERSION;
 	memcpy(out + 1, h, 16);
+	/* XOR the announced port, as a real beacon's field is: from two addresses announcing two
+	 * ports, a dummy's field differs exactly as a real one's does, so it cannot be told apart
+	 */
 	memcpy(out + 17, h + (family == BUDDY_DISC_FAM4 ? 16 : 18), 2);
+	out[17] ^= (uint8_t)(port >> 8);
+	out[18] ^= (uint8_t)port;
 	if (rest)
 		memcpy(out + BUDDY_DISC_TAG_AT, rest, BUDDY_DISC_BEACON_BYTES - BUDDY_DISC_TAG_AT);
 	else
@@ -360,8 +365,10 @@ static bool sync_pairs(struct buddyd_discovery *x)
 			p->seen = true;
 			continue;
 		}
+		/* out of memory: this buddy waits for the next round; go on, so the pairs of the
+		 * buddies after it are still marked seen and their keys kept */
 		if (pairs_reserve(x))
-			break;
+			continue;
 		p = &x->pairs[x->npairs];
 		if (buddy_disc_pair_key(x->secret, my_pk, b->pk, p->key)) {
 			log_debug("buddy %s: no LAN beacon key (not a usable key)",
@@ -662,7 +669,7 @@ static void send_from(struct buddyd_discovery *x, int fam, unsigned index, const
 					  dg);
 		else
 			buddy_disc_dummy(x->secret + 32, w, order[i] - (uint32_t)x->npairs, family,
-					 NULL, dg);
+					 port, NULL, dg);
 		if (send_one(x, fam, index, src, dg))
 			(*sent)++;
 		else
@@ -947,8 +954,15 @@ static bool open_udp(struct buddyd_discovery *x, int fam)
 	else
 		uv_ip6_addr("::", x->port, (struct sockaddr_in6 *)&ss);
 	fd = socket(fam ? AF_INET6 : AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	/* TTL / hop limit 1 and loopback (another buddyd of this machine hears us) set here:
+	 * libuv does not know the family of a socket handed to uv_udp_open, and its setters
+	 * would set the IPv4 options on an IPv6 socket */
 	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
 	    (fam && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one))) ||
+	    (fam ? setsockopt(fd, IPPROTO_IPV6, IPV6_MULTICAST_HOPS, &one, sizeof(one)) ||
+			     setsockopt(fd, IPPROTO_IPV6, IPV6_MULTICAST_LOOP, &one, sizeof(one))
+		 : setsockopt(fd, IPPROTO_IP, IP_MULTICAST_TTL, &one, sizeof(one)) ||
+			     setsockopt(fd, IPPROTO_IP, IP_MULTICAST_LOOP, &one, sizeof(one))) ||
 	    bind(fd, (const struct sockaddr *)&ss,
 		 fam ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in)))
 		rc = uv_translate_sys_error(errno);
@@ -966,15 +980,12 @@ static bool open_udp(struct buddyd_discovery *x, int fam)
 	u->data = x;
 	x->open++;
 	rc = uv_udp_open(u, fd);
-	if (rc == 0)
-		rc = uv_udp_set_multicast_ttl(u, 1);
-	if (rc == 0)
-		rc = uv_udp_set_multicast_loop(u, 1); /* another buddyd of this machine hears us */
 	if (rc) {
 		log_warn("LAN discovery: no %s socket on UDP port %u: %s", name, x->port,
 			 uv_strerror(rc));
-		uv_close((uv_handle_t *)u, on_closed);
+		/* libuv did not take the descriptor: ours to close (once it has, uv_close does) */
 		close(fd);
+		uv_close((uv_handle_t *)u, on_closed);
 		x->udp_failed[fam] = true;
 		return false;
 	}

@@ -65,9 +65,10 @@ void buddy_disc_beacon(const uint8_t key[BUDDY_DISC_KEY_BYTES], uint64_t w,
 
 /* Dummy number i of window w for a family: shaped like a beacon, its token and port field
  * taken from D = BLAKE2b-256(key = seed, "dummy" || u64be w || u32be i) (token D[0..16), port
- * field D[16..18) for IPv4, D[18..20) for IPv6), so that it repeats within a window like a
+ * field D[16..18) for IPv4, D[18..20) for IPv6, XOR port, the TCP port the round announces
+ * from that address), so that it repeats within a window and varies with the port like a
  * real one; then rest (the 45 bytes where a beacon has its tag and padding; NULL: random). */
-void buddy_disc_dummy(const uint8_t seed[32], uint64_t w, uint32_t i, int family,
+void buddy_disc_dummy(const uint8_t seed[32], uint64_t w, uint32_t i, int family, uint16_t port,
 		      const uint8_t *rest, uint8_t out[BUDDY_DISC_BEACON_BYTES]);
 
 /* What a receiver expects of one buddy around window w: the buddy's tokens and port masks for

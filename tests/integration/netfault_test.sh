@@ -520,7 +520,7 @@ else
 fi
 log_since "$MARK" >"$S/refused.log"
 check "... naming the file, line 3 and idle" \
-	grep -q -F "alice/config line 3: idle: 5s is not longer than ping (5s)" "$S/refused.log"
+	grep -q -F "alice/config:3: idle: 5s is not longer than ping (5s)" "$S/refused.log"
 peer_config alice
 peer_config bob
 PORT[alice]=$PA

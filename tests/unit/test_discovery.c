@@ -285,8 +285,8 @@ static void test_family_masks(void **state)
 		buddy_disc_beacon(K, w, A.pk, BUDDY_DISC_FAM6, IP6_A, 7654, NULL, d6);
 		assert_memory_equal(d4, d6, 17);
 		x[i] = (uint16_t)((d4[17] ^ d6[17]) << 8 | (d4[18] ^ d6[18]));
-		buddy_disc_dummy(seed, w, 0, BUDDY_DISC_FAM4, NULL, d4);
-		buddy_disc_dummy(seed, w, 0, BUDDY_DISC_FAM6, NULL, d6);
+		buddy_disc_dummy(seed, w, 0, BUDDY_DISC_FAM4, 7654, NULL, d4);
+		buddy_disc_dummy(seed, w, 0, BUDDY_DISC_FAM6, 7654, NULL, d6);
 		assert_memory_equal(d4, d6, 17);
 		y[i] = (uint16_t)((d4[17] ^ d6[17]) << 8 | (d4[18] ^ d6[18]));
 	}
@@ -314,8 +314,8 @@ static void test_dummies(void **state)
 	(void)state;
 	memset(seed, 7, sizeof(seed));
 	buddy_disc_expect(K, W0, A.pk, &ea);
-	buddy_disc_dummy(seed, W0, 0, BUDDY_DISC_FAM4, NULL, d1);
-	buddy_disc_dummy(seed, W0, 0, BUDDY_DISC_FAM4, NULL, d2);
+	buddy_disc_dummy(seed, W0, 0, BUDDY_DISC_FAM4, 7654, NULL, d1);
+	buddy_disc_dummy(seed, W0, 0, BUDDY_DISC_FAM4, 7654, NULL, d2);
 	assert_true(buddy_disc_shape(d1, sizeof(d1)));
 	/* the same token and port field within the window, like a real beacon; fresh tag and
 	 * padding, like a real beacon's */
@@ -325,12 +325,27 @@ static void test_dummies(void **state)
 	assert_memory_not_equal(d1 + BUDDY_DISC_PAD_AT, d2 + BUDDY_DISC_PAD_AT,
 				BUDDY_DISC_PAD_BYTES);
 	/* another dummy, another window: other tokens */
-	buddy_disc_dummy(seed, W0, 1, BUDDY_DISC_FAM4, NULL, d3);
+	buddy_disc_dummy(seed, W0, 1, BUDDY_DISC_FAM4, 7654, NULL, d3);
 	assert_memory_not_equal(d1 + 1, d3 + 1, 16);
-	buddy_disc_dummy(seed, W0 + 1, 0, BUDDY_DISC_FAM4, NULL, d3);
+	buddy_disc_dummy(seed, W0 + 1, 0, BUDDY_DISC_FAM4, 7654, NULL, d3);
 	assert_memory_not_equal(d1 + 1, d3 + 1, 16);
 	/* nobody's beacon */
 	assert_false(buddy_disc_match(d1, sizeof(d1), K, A.pk, &ea, BUDDY_DISC_FAM4, IP4_A, NULL));
+	/* from two addresses announcing two ports, a dummy's port field differs by the ports'
+	 * XOR, exactly as a real beacon's does: the two cannot be told apart that way */
+	{
+		uint8_t r1[BUDDY_DISC_BEACON_BYTES], r2[BUDDY_DISC_BEACON_BYTES];
+		uint16_t dx, rx;
+
+		buddy_disc_dummy(seed, W0, 0, BUDDY_DISC_FAM4, 7654, NULL, d1);
+		buddy_disc_dummy(seed, W0, 0, BUDDY_DISC_FAM4, 7700, NULL, d2);
+		buddy_disc_beacon(K, W0, A.pk, BUDDY_DISC_FAM4, IP4_A, 7654, NULL, r1);
+		buddy_disc_beacon(K, W0, A.pk, BUDDY_DISC_FAM4, IP4_A, 7700, NULL, r2);
+		dx = (uint16_t)((d1[17] ^ d2[17]) << 8 | (d1[18] ^ d2[18]));
+		rx = (uint16_t)((r1[17] ^ r2[17]) << 8 | (r1[18] ^ r2[18]));
+		assert_int_equal(dx, 7654 ^ 7700);
+		assert_int_equal(rx, 7654 ^ 7700);
+	}
 }
 
 static void test_bad_keys(void **state)
