@@ -163,6 +163,19 @@ static void job_free(struct job *j)
 	free(j);
 }
 
+/* Drops the events waiting in a slot's queue (a stop, or its hook gone after a reload). */
+static void slot_drop_queued(struct slot *s)
+{
+	while (s->head) {
+		struct job *j = s->head;
+
+		s->head = j->next;
+		job_free(j);
+	}
+	s->tail = NULL;
+	s->queued = 0;
+}
+
 static int job_add(struct job *j, size_t *n, const char *name, const char *value, size_t max,
 		   bool nl)
 {
@@ -629,14 +642,7 @@ int buddy_hooks_reconfigure(struct buddy_hooks *h, const struct buddy_config *cf
 			continue;
 		}
 		/* no hook for this kind any more: what waited for it is dropped */
-		while (s->head) {
-			struct job *j = s->head;
-
-			s->head = j->next;
-			job_free(j);
-		}
-		s->tail = NULL;
-		s->queued = 0;
+		slot_drop_queued(s);
 	}
 	return 0;
 }
@@ -689,16 +695,7 @@ void buddy_hooks_stop(struct buddy_hooks *h)
 		return;
 	h->stopping = true;
 	for (int k = 0; k < BUDDY_EV_COUNT_; k++) {
-		struct slot *s = &h->slots[k];
-
-		while (s->head) {
-			struct job *j = s->head;
-
-			s->head = j->next;
-			job_free(j);
-		}
-		s->tail = NULL;
-		s->queued = 0;
+		slot_drop_queued(&h->slots[k]);
 	}
 	for (struct run *r = h->runs; r; r = r->next) {
 		if (!r->exited)
