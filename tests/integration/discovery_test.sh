@@ -56,13 +56,6 @@ IP_B=10.232.$(($$ % 200)).2
 IP_OFF=10.233.$(($$ % 200)).1 # on alice's lo: off bob's link, routed through her namespace
 NS_MADE=""
 
-ns_cleanup() {
-	if [ -n "$NS_MADE" ]; then
-		ip netns del "$NS_A" 2>/dev/null
-		ip netns del "$NS_B" 2>/dev/null
-		NS_MADE=""
-	fi
-}
 # lib.sh's cleanup stops every daemon and helper first: a namespace goes with its last process
 trap 'cleanup; ns_cleanup' EXIT
 

@@ -77,13 +77,6 @@ stale_ns() {
 	done
 }
 
-ns_cleanup() {
-	if [ -n "$NS_MADE" ]; then
-		ip netns del "$NS_A" 2>/dev/null
-		ip netns del "$NS_B" 2>/dev/null
-		NS_MADE=""
-	fi
-}
 # lib.sh's cleanup stops every daemon and helper first: a namespace goes with its last process
 trap 'cleanup; ns_cleanup' EXIT
 

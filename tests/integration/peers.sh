@@ -222,3 +222,36 @@ read_ports() {
 		exit 2
 	fi
 }
+
+# start_relay DIR: sync_helper.py's recording relay, 127.0.0.1:$PA1 -> alice's $PA and $PB1 ->
+# bob's $PB, recording into DIR (sets RELAY_DIR, RELAY_PID); waits for its "ready" on a fifo
+# (no polling) and ends the test when it does not come.
+start_relay() {
+	RELAY_DIR="$1"
+	mkdir -p "$RELAY_DIR"
+	mkfifo -m 600 "$S/relay.ready"
+	exec 4<>"$S/relay.ready"
+	"$PYTHON3" "$HELPER" relay "$RELAY_DIR" "$S/relay.ready" "$PA1:$PA" "$PB1:$PB" \
+		2>>"$DAEMON_LOG" &
+	RELAY_PID=$!
+	BG_PIDS+=("$RELAY_PID")
+	RELAY_UP=""
+	IFS= read -r -t 20 -u 4 RELAY_UP
+	exec 4<&-
+	if [ "$RELAY_UP" = ready ]; then
+		ok "the relay listens on $PA1 (-> alice $PA) and $PB1 (-> bob $PB)"
+	else
+		not_ok "the relay listens on $PA1 (-> alice $PA) and $PB1 (-> bob $PB)"
+		finish
+	fi
+}
+
+# ns_cleanup: deletes the two network namespaces $NS_A and $NS_B once NS_MADE says they were
+# made (netfault_test, discovery_test; lib.sh's cleanup must have stopped their processes)
+ns_cleanup() {
+	if [ -n "${NS_MADE:-}" ]; then
+		ip netns del "$NS_A" 2>/dev/null
+		ip netns del "$NS_B" 2>/dev/null
+		NS_MADE=""
+	fi
+}

@@ -155,22 +155,7 @@ expect_json "$S/journal.alice.json" "[$(entry n)['shared'] for n in ($EN1, $EN2,
 # other's new port only from a hello, that is, after a handshake through the relay.
 dstop alice
 expect_eq "$STOP_RC" 0 "alice's buddyd stops cleanly"
-RELAY_DIR="$S/relay"
-mkdir -p "$RELAY_DIR"
-mkfifo -m 600 "$S/relay.ready"
-exec 4<>"$S/relay.ready"
-"$PYTHON3" "$HELPER" relay "$RELAY_DIR" "$S/relay.ready" "$PA1:$PA" "$PB1:$PB" 2>>"$DAEMON_LOG" &
-RELAY_PID=$!
-BG_PIDS+=("$RELAY_PID")
-RELAY_UP=""
-IFS= read -r -t 20 -u 4 RELAY_UP
-exec 4<&-
-if [ "$RELAY_UP" = ready ]; then
-	ok "the relay listens on $PA1 (-> alice $PA) and $PB1 (-> bob $PB)"
-else
-	not_ok "the relay listens on $PA1 (-> alice $PA) and $PB1 (-> bob $PB)"
-	finish
-fi
+start_relay "$S/relay"
 PORT[alice]=$PA
 PORT[bob]=$PB
 must_start alice "alice's buddyd starts on $PA"
