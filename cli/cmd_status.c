@@ -1,11 +1,13 @@
 /* buddy status */
+#include "buddy/limits.h"
 #include "buddy/mp.h"
 #include "cli.h"
 
 #include <getopt.h>
 #include <string.h>
 
-/* Per buddy: "bob (online): sent 12, delivered 10, 2 waiting; received 7", then the alerts. */
+/* Per buddy: "bob (online): sent 12, delivered 10, 2 waiting; received 7" (and a line when the
+ * stream waits for the buddy since a restore), then the alerts. */
 static void print_sync(const msgpack_object *r)
 {
 	const msgpack_object *sync = buddy_mp_get(r, "sync");
@@ -19,6 +21,12 @@ static void print_sync(const msgpack_object *r)
 		       cli_bool(b, "online") ? "online" : "offline", (long long)cli_int(b, "sent"),
 		       (long long)cli_int(b, "delivered"), (long long)cli_int(b, "waiting"),
 		       (long long)cli_int(b, "received"));
+		if (cli_bool(b, "restoring")) {
+			char name[BUDDY_ID_MAX + 1];
+			printf("             restored from a backup: nothing goes to %s until its "
+			       "daemon says what it holds of yours\n",
+			       cli_str(b, "buddy", name, sizeof(name)));
+		}
 	}
 	if (alerts > 0)
 		printf("alerts       %lld (see buddy show NAME)\n", (long long)alerts);

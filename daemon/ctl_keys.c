@@ -73,7 +73,7 @@ static void pack_sync(struct buddyd *d, msgpack_packer *pk)
 			continue;
 		sent = buddy_streams_out_head(st, b->pk);
 		delivered = buddy_streams_delivered(st, b->pk, NULL);
-		msgpack_pack_map(pk, 6);
+		msgpack_pack_map(pk, 7);
 		buddy_mp_pack_cstr(pk, "buddy");
 		buddy_mp_pack_cstr(pk, b->name);
 		buddy_mp_pack_cstr(pk, "online");
@@ -82,6 +82,9 @@ static void pack_sync(struct buddyd *d, msgpack_packer *pk)
 		ctl_pack_stream_counts(pk, d->journal, b->pk);
 		buddy_mp_pack_cstr(pk, "waiting");
 		msgpack_pack_uint64(pk, sent - delivered);
+		buddy_mp_pack_cstr(pk, "restoring");
+		buddy_streams_out_pending(st, b->pk, NULL) ? msgpack_pack_true(pk)
+							   : msgpack_pack_false(pk);
 	}
 	buddy_mp_pack_cstr(pk, "alerts");
 	msgpack_pack_uint64(pk, buddy_streams_nalerts(st));

@@ -29,6 +29,9 @@ struct buddy_journal {
 	uint32_t *imported; /* indexes of imported entries, for dedupe */
 	size_t nimported, capimported;
 	uint64_t nrecords;
+	/* new entry ids go above this: the highest id a buddy holds of mine after a restore
+	 * (type 36), which my restored journal may not have (PROTOCOL.md 15.11) */
+	uint64_t id_floor;
 	struct buddy_buddies *buddies; /* records 20..26 (buddies.c) */
 	struct buddy_streams *streams; /* records 30..35 (streams.c) */
 	struct buddy_seen *seen;       /* what the streams' posts say (seen.c) */
@@ -460,6 +463,8 @@ int buddy_journal_make_entry(const struct buddy_journal *j, const struct buddy_e
 		}
 	}
 	*id = j->nentries ? j->entries[j->nentries - 1].id + 1 : 1;
+	if (*id <= j->id_floor)
+		*id = j->id_floor + 1;
 	n += !!s->commit + (s->kind == BUDDY_ENTRY_CHECKIN) + s->has_value + has_unit +
 	     (s->ntags > 0) + s->starred + (ikey != 0);
 	msgpack_packer_init(&pk, out, msgpack_sbuffer_write);
@@ -726,6 +731,20 @@ static int apply_posted(struct buddy_journal *j, const msgpack_object *b, int64_
 	return buddy_streams_add_posted(j->streams, o, written);
 }
 
+/* Type 36: the stream's part is streams.c's; e raises the floor of new entry ids. */
+static int apply_rebased(struct buddy_journal *j, const msgpack_object *b, int64_t written)
+{
+	uint64_t e;
+	int rc;
+
+	if (buddy_mp_uint(buddy_mp_get(b, "e"), &e) || e > BUDDY_ENTRY_ID_MAX)
+		return BUDDY_E_CORRUPT;
+	rc = buddy_streams_apply(j->streams, j->buddies, BUDDY_REC_REBASED, written, b);
+	if (rc == 0 && e > j->id_floor)
+		j->id_floor = e;
+	return rc;
+}
+
 /* A pairing that ends shares nothing more; the same key paired again starts both streams
  * over (proto/STORE.md), so nothing meant for the old pairing reaches the new one. */
 static int apply_pairing(struct buddy_journal *j, uint64_t type, int64_t written,
@@ -803,7 +822,11 @@ static int apply_record(struct buddy_journal *j, const uint8_t *rec, size_t len,
 	case BUDDY_REC_DELIVERED:
 	case BUDDY_REC_FORK:
 	case BUDDY_REC_ALERT:
+	case BUDDY_REC_RESTORED:
 		rc = buddy_streams_apply(j->streams, j->buddies, type, written, &a[2]);
+		break;
+	case BUDDY_REC_REBASED:
+		rc = apply_rebased(j, &a[2], written);
 		break;
 	case BUDDY_REC_EVENT:
 	case BUDDY_REC_READ:

@@ -33,9 +33,16 @@ struct out_post {
 
 struct stream {
 	uint8_t pk[32];
-	/* my stream to pk: out[seq - 1] */
+	/* my stream to pk: out[seq - base - 1]. Posts 1..base are not held: a rebase (type 36)
+	 * adopted them from the buddy's HEADS after a restore; base_hash is H(post base). */
 	struct out_post *out;
 	size_t nout, capout;
+	uint64_t base;
+	uint8_t base_hash[BUDDY_POST_HASH_BYTES];
+	/* a restore (type 43) happened while my stream was at restored_head: until a type 36
+	 * settles it, the buddy may hold posts of mine past that point (PROTOCOL.md 15.11) */
+	bool pending;
+	uint64_t restored_head;
 	uint64_t delivered; /* acknowledged up to here (type 33) */
 	int64_t delivered_at;
 	uint8_t receipt[BUDDY_POST_SIG_BYTES];
@@ -44,6 +51,7 @@ struct stream {
 	size_t nin, capin;
 	uint64_t fork; /* seq of recorded fork evidence, 0: none */
 	int64_t fork_at;
+	uint64_t in_max_e; /* the highest entry id in pk's check-ins and notes to me */
 };
 
 struct share {
@@ -236,16 +244,27 @@ static int get_posts(const msgpack_object *body, const msgpack_object **posts, s
 
 /* The envelope of one post: only seq and prev matter to the chain; what the body says is
  * seen.c's business (an unreadable body stays in the chain, PROTOCOL.md 15.3). */
-static int post_head(const uint8_t *p, size_t len, struct buddy_post_head *h)
+static int post_head_e(const uint8_t *p, size_t len, struct buddy_post_head *h, uint64_t *e)
 {
 	msgpack_unpacked u;
 	const msgpack_object *body;
+	uint64_t v;
 	int rc;
 
 	msgpack_unpacked_init(&u);
 	rc = buddy_post_decode(p, len, &u, h, &body);
+	/* the entry id of a check-in or note, read loosely: a body that does not read is
+	 * seen.c's business, and e here only keeps a restored author's new ids apart (15.11) */
+	if (rc == 0 && e && (h->type == BUDDY_POST_CHECKIN || h->type == BUDDY_POST_NOTE) &&
+	    buddy_mp_uint(buddy_mp_get(body, "e"), &v) == 0 && v > *e)
+		*e = v;
 	msgpack_unpacked_destroy(&u);
 	return rc ? BUDDY_E_CORRUPT : 0;
+}
+
+static int post_head(const uint8_t *p, size_t len, struct buddy_post_head *h)
+{
+	return post_head_e(p, len, h, NULL);
 }
 
 static const uint8_t *bin_ptr(const msgpack_object *o)
@@ -257,8 +276,8 @@ static const uint8_t *bin_ptr(const msgpack_object *o)
  * (first 0: whatever the first post says) and each prev the hash of the post before (prev
  * for the first one; NULL: any). The hash of post i goes to hashes[i] when hashes is given;
  * *seq0 gets the first seq. */
-static int check_chain(const msgpack_object *posts, size_t n, uint64_t first, const uint8_t *prev,
-		       uint8_t (*hashes)[BUDDY_POST_HASH_BYTES], uint64_t *seq0)
+static int check_chain_e(const msgpack_object *posts, size_t n, uint64_t first, const uint8_t *prev,
+			 uint8_t (*hashes)[BUDDY_POST_HASH_BYTES], uint64_t *seq0, uint64_t *max_e)
 {
 	uint8_t last[BUDDY_POST_HASH_BYTES];
 	struct buddy_post_head h;
@@ -267,7 +286,7 @@ static int check_chain(const msgpack_object *posts, size_t n, uint64_t first, co
 		const uint8_t *p = bin_ptr(&posts[i]);
 		size_t len = posts[i].via.bin.size;
 
-		if (post_head(p, len, &h))
+		if (post_head_e(p, len, &h, max_e))
 			return BUDDY_E_CORRUPT;
 		if (i == 0 && first == 0)
 			first = h.seq;
@@ -285,6 +304,12 @@ static int check_chain(const msgpack_object *posts, size_t n, uint64_t first, co
 	return 0;
 }
 
+static int check_chain(const msgpack_object *posts, size_t n, uint64_t first, const uint8_t *prev,
+		       uint8_t (*hashes)[BUDDY_POST_HASH_BYTES], uint64_t *seq0)
+{
+	return check_chain_e(posts, n, first, prev, hashes, seq0, NULL);
+}
+
 static const uint8_t *in_last(const struct stream *st)
 {
 	return st && st->nin ? st->in[st->nin - 1] : zero_hash;
@@ -292,7 +317,15 @@ static const uint8_t *in_last(const struct stream *st)
 
 static const uint8_t *out_last(const struct stream *st)
 {
-	return st && st->nout ? st->out[st->nout - 1].hash : zero_hash;
+	if (!st)
+		return zero_hash;
+	return st->nout ? st->out[st->nout - 1].hash : st->base ? st->base_hash : zero_hash;
+}
+
+/* The seq of my newest post to st's buddy (0: none). */
+static uint64_t out_head(const struct stream *st)
+{
+	return st ? st->base + st->nout : 0;
 }
 
 /* ---- apply: 31 received ---- */
@@ -303,7 +336,7 @@ static int apply_received(struct buddy_streams *s, struct buddy_buddies *bs, int
 	uint8_t pk[32], sig[BUDDY_POST_SIG_BYTES];
 	const msgpack_object *posts;
 	struct stream *st;
-	uint64_t first;
+	uint64_t first, max_e;
 	size_t n;
 	int rc;
 
@@ -321,10 +354,13 @@ static int apply_received(struct buddy_streams *s, struct buddy_buddies *bs, int
 		return BUDDY_E_NOMEM;
 	/* the hashes land in the reserved slots past the head: nothing is visible until the
 	 * head moves, so a refused batch leaves the stream as it was */
-	rc = check_chain(posts, n, (uint64_t)st->nin + 1, in_last(st), st->in + st->nin, &first);
+	max_e = st->in_max_e;
+	rc = check_chain_e(posts, n, (uint64_t)st->nin + 1, in_last(st), st->in + st->nin, &first,
+			   &max_e);
 	if (rc)
 		return rc;
 	st->nin += n;
+	st->in_max_e = max_e;
 	if (s->cb)
 		for (size_t i = 0; i < n; i++)
 			s->cb(s->arg, false, pk, first + i, written, bin_ptr(&posts[i]),
@@ -390,7 +426,7 @@ static int apply_delivered(struct buddy_streams *s, struct buddy_buddies *bs, in
 	    get_sig(body, "r", r))
 		return BUDDY_E_CORRUPT;
 	st = find(s, pk);
-	if (!st || h <= st->delivered || h > st->nout)
+	if (!st || h <= st->delivered || h > out_head(st))
 		return BUDDY_E_CORRUPT;
 	st->delivered = h;
 	st->delivered_at = written;
@@ -487,6 +523,129 @@ static int apply_alert(struct buddy_streams *s, struct buddy_buddies *bs, int64_
 	return 0;
 }
 
+/* ---- apply: 43 restored, 36 rebased (PROTOCOL.md 15.11) ---- */
+
+/* Every active buddy's stream waits for that buddy's word: the backup may be older than posts
+ * the buddy already holds. Streams are made first, flags set after, so running out of memory
+ * leaves at most empty streams (which read as "no stream"). */
+static int apply_restored(struct buddy_streams *s, struct buddy_buddies *bs,
+			  const msgpack_object *body)
+{
+	size_t nb = buddy_buddies_count(bs);
+	struct stream *st;
+	int64_t made;
+	int rc;
+
+	if (buddy_mp_int(buddy_mp_get(body, "m"), &made))
+		return BUDDY_E_CORRUPT;
+	for (size_t i = 0; i < nb; i++) {
+		const struct buddy_buddy *b = buddy_buddies_at(bs, i);
+
+		if (!b->revoked && (rc = find_or_add(s, b->pk, &st)))
+			return rc;
+	}
+	for (size_t i = 0; i < nb; i++) {
+		const struct buddy_buddy *b = buddy_buddies_at(bs, i);
+
+		if (!b->revoked && (st = find(s, b->pk))) {
+			st->pending = true;
+			st->restored_head = out_head(st);
+		}
+	}
+	return 0;
+}
+
+/* A rebase reads h, x and the optional p; e is the journal's (new entry ids). */
+struct rebase {
+	uint8_t pk[32];
+	uint64_t h;
+	const uint8_t *x;
+	const msgpack_object *posts; /* NULL: none */
+	size_t n;
+};
+
+static int read_rebase(const struct buddy_streams *s, struct buddy_buddies *bs,
+		       const msgpack_object *body, struct rebase *rb, struct stream **stp)
+{
+	const msgpack_object *p = buddy_mp_get(body, "p");
+	struct stream *st;
+	uint64_t e, first;
+	size_t len;
+
+	memset(rb, 0, sizeof(*rb));
+	if (get_buddy(body, "b", bs, true, rb->pk) ||
+	    buddy_mp_uint(buddy_mp_get(body, "h"), &rb->h) ||
+	    buddy_mp_bin(buddy_mp_get(body, "x"), BUDDY_POST_HASH_BYTES, &rb->x, &len) ||
+	    len != BUDDY_POST_HASH_BYTES || buddy_mp_uint(buddy_mp_get(body, "e"), &e))
+		return BUDDY_E_CORRUPT;
+	if (p && get_posts(body, &rb->posts, &rb->n))
+		return BUDDY_E_CORRUPT;
+	st = find(s, rb->pk);
+	if (!st || !st->pending || rb->h > BUDDY_REBASE_SEQ_MAX)
+		return BUDDY_E_CORRUPT;
+	if (rb->h <= st->restored_head) {
+		/* the buddy holds nothing past the restore: my stream stands as it is */
+		if (rb->posts || rb->h > out_head(st))
+			return BUDDY_E_CORRUPT;
+	} else {
+		/* the posts made since the restore, renumbered to follow the buddy's head */
+		if (out_head(st) - st->restored_head != (rb->posts ? rb->n : 0))
+			return BUDDY_E_CORRUPT;
+		if (rb->posts && check_chain(rb->posts, rb->n, rb->h + 1, rb->x, NULL, &first))
+			return BUDDY_E_CORRUPT;
+	}
+	*stp = st;
+	return 0;
+}
+
+static int apply_rebased(struct buddy_streams *s, struct buddy_buddies *bs, int64_t written,
+			 const msgpack_object *body)
+{
+	struct out_post *np = NULL;
+	struct stream *st;
+	struct rebase rb;
+	int rc;
+
+	if ((rc = read_rebase(s, bs, body, &rb, &st)))
+		return rc;
+	if (rb.h <= st->restored_head) {
+		st->pending = false;
+		return 0;
+	}
+	if (rb.n && !(np = calloc(rb.n, sizeof(*np))))
+		return BUDDY_E_NOMEM;
+	for (size_t i = 0; i < rb.n; i++) {
+		const msgpack_object *o = &rb.posts[i];
+
+		if (!(np[i].bytes = malloc(o->via.bin.size))) {
+			for (size_t k = 0; k < i; k++)
+				wipe_free(np[k].bytes, np[k].len);
+			free(np);
+			return BUDDY_E_NOMEM;
+		}
+		np[i].len = o->via.bin.size;
+		memcpy(np[i].bytes, bin_ptr(o), np[i].len);
+		buddy_post_hash(np[i].bytes, np[i].len, np[i].hash);
+	}
+	/* posts 1..h are the buddy's to hold now: what I had of them is dropped */
+	for (size_t i = 0; i < st->nout; i++)
+		wipe_free(st->out[i].bytes, st->out[i].len);
+	free(st->out);
+	st->out = np;
+	st->nout = st->capout = rb.n;
+	st->base = rb.h;
+	memcpy(st->base_hash, rb.x, BUDDY_POST_HASH_BYTES);
+	st->delivered = rb.h;
+	st->delivered_at = written;
+	memset(st->receipt, 0, sizeof(st->receipt));
+	st->pending = false;
+	/* the views learn each renumbered post's new seq (an entry's share moves to it) */
+	if (s->cb)
+		for (size_t i = 0; i < rb.n; i++)
+			s->cb(s->arg, true, st->pk, rb.h + 1 + i, written, np[i].bytes, np[i].len);
+	return 0;
+}
+
 int buddy_streams_apply(struct buddy_streams *s, struct buddy_buddies *bs, uint64_t type,
 			int64_t written, const msgpack_object *body)
 {
@@ -503,6 +662,10 @@ int buddy_streams_apply(struct buddy_streams *s, struct buddy_buddies *bs, uint6
 		return apply_fork(s, bs, written, body);
 	case BUDDY_REC_ALERT:
 		return apply_alert(s, bs, written, body);
+	case BUDDY_REC_REBASED:
+		return apply_rebased(s, bs, written, body);
+	case BUDDY_REC_RESTORED:
+		return apply_restored(s, bs, body);
 	default:
 		return BUDDY_E_VERSION;
 	}
@@ -560,7 +723,7 @@ static int read_posted(const struct buddy_streams *s, struct buddy_buddies *bs,
 			prev = pd->hash[j];
 		} else {
 			st = find(s, pd->pk[i]);
-			first = (st ? st->nout : 0) + 1;
+			first = out_head(st) + 1;
 			prev = out_last(st);
 		}
 		if (check_chain(pd->post[i], 1, first, prev, &pd->hash[i], &pd->seq[i]))
@@ -594,8 +757,9 @@ int buddy_streams_add_posted(struct buddy_streams *s, const msgpack_object *o, i
 		if ((rc = find_or_add(s, pd.pk[i], &st)))
 			goto fail;
 		rc = BUDDY_E_NOMEM;
-		if (pd.seq[i] > SIZE_MAX ||
-		    grow((void **)&st->out, &st->capout, (size_t)pd.seq[i], sizeof(*st->out)) ||
+		if (pd.seq[i] - st->base > SIZE_MAX ||
+		    grow((void **)&st->out, &st->capout, (size_t)(pd.seq[i] - st->base),
+			 sizeof(*st->out)) ||
 		    !(copy[i] = malloc(len)))
 			goto fail;
 		memcpy(copy[i], bin_ptr(pd.post[i]), len);
@@ -614,7 +778,7 @@ int buddy_streams_add_posted(struct buddy_streams *s, const msgpack_object *o, i
 			const struct out_post *op;
 
 			st = find(s, pd.pk[i]);
-			op = &st->out[pd.seq[i] - 1];
+			op = &st->out[pd.seq[i] - st->base - 1];
 			s->cb(s->arg, true, st->pk, pd.seq[i], written, op->bytes, op->len);
 		}
 	return 0;
@@ -708,7 +872,7 @@ int buddy_posting_add(struct buddy_posting *pg, const struct buddy_streams *s, c
 		memcpy(h.prev, pg->p[j].hash, sizeof(h.prev));
 	} else {
 		st = find(s, pk);
-		h.seq = (st ? st->nout : 0) + 1;
+		h.seq = out_head(st) + 1;
 		memcpy(h.prev, out_last(st), sizeof(h.prev));
 	}
 	pp = &pg->p[pg->n];
@@ -879,15 +1043,94 @@ int buddy_streams_make_alert(msgpack_sbuffer *out, int64_t now, const uint8_t pk
 	return kv_uint(&p, "h", seq);
 }
 
+int buddy_streams_make_restored(msgpack_sbuffer *out, int64_t now, int64_t made)
+{
+	msgpack_packer p;
+
+	PK(buddy_mp_record_head(&p, out, BUDDY_REC_RESTORED, now, 1));
+	PK(buddy_mp_pack_cstr(&p, "m"));
+	return msgpack_pack_int64(&p, made);
+}
+
+/* Type 36 for buddy pk whose HEADS said (h, x): my posts made since the restore re-encoded to
+ * follow h (same time, type and body; new seq, prev and padding). BUDDY_E_TOOBIG when they do
+ * not fit in one record; BUDDY_E_INVALID when the stream is not waiting. */
+int buddy_streams_make_rebased(msgpack_sbuffer *out, int64_t now, const struct buddy_streams *s,
+			       const uint8_t pk[32], uint64_t h, const uint8_t x[32], uint64_t e)
+{
+	const struct stream *st = find(s, pk);
+	size_t before = out->size, n;
+	uint8_t prev[BUDDY_POST_HASH_BYTES];
+	msgpack_packer p;
+	int rc = 0;
+
+	if (!st || !st->pending || h > BUDDY_REBASE_SEQ_MAX)
+		return BUDDY_E_INVALID;
+	n = h > st->restored_head ? (size_t)(out_head(st) - st->restored_head) : 0;
+	PK(buddy_mp_record_head(&p, out, BUDDY_REC_REBASED, now, n ? 5 : 4));
+	PK(kv_bin(&p, "b", pk, 32));
+	PK(kv_uint(&p, "h", h));
+	PK(kv_bin(&p, "x", x, BUDDY_POST_HASH_BYTES));
+	PK(kv_uint(&p, "e", e));
+	if (n) {
+		PK(buddy_mp_pack_cstr(&p, "p"));
+		PK(msgpack_pack_array(&p, n));
+	}
+	memcpy(prev, x, sizeof(prev));
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		const struct out_post *op = &st->out[st->nout - n + i];
+		struct buddy_post_head ph;
+		const msgpack_object *body;
+		msgpack_unpacked u;
+		msgpack_sbuffer bb;
+		uint8_t *bytes = NULL;
+		size_t len = 0;
+
+		msgpack_unpacked_init(&u);
+		msgpack_sbuffer_init(&bb);
+		rc = buddy_post_decode(op->bytes, op->len, &u, &ph, &body) ? BUDDY_E_INTERNAL : 0;
+		if (rc == 0) {
+			msgpack_packer bp;
+
+			/* room for any body up front: a realloc would leave a copy we cannot
+			 * wipe (see POST_BUF_SIZE) */
+			if (!(bb.data = malloc(POST_BUF_SIZE)))
+				rc = BUDDY_E_NOMEM;
+			else
+				bb.alloc = POST_BUF_SIZE;
+			msgpack_packer_init(&bp, &bb, msgpack_sbuffer_write);
+			if (rc == 0 && msgpack_pack_object(&bp, *body))
+				rc = BUDDY_E_NOMEM;
+		}
+		if (rc == 0) {
+			ph.seq = h + 1 + i;
+			memcpy(ph.prev, prev, sizeof(prev));
+			rc = encode_post(&ph, (const uint8_t *)bb.data, bb.size, &bytes, &len);
+		}
+		if (rc == 0) {
+			buddy_post_hash(bytes, len, prev);
+			rc = buddy_mp_pack_bin(&p, bytes, len) ? BUDDY_E_NOMEM : 0;
+		}
+		wipe_free(bytes, len);
+		if (bb.data)
+			sodium_memzero(bb.data, bb.alloc);
+		msgpack_sbuffer_destroy(&bb);
+		msgpack_unpacked_destroy(&u);
+	}
+	if (rc == 0 && out->size - before > BUDDY_STORE_RECORD_MAX)
+		rc = BUDDY_E_TOOBIG;
+	if (rc)
+		out->size = before;
+	return rc;
+}
+
 /* ---- reading ----
  * Pointers handed out (post bytes, hashes, alerts) stay valid until the next record is
  * applied: applying may move the arrays they point into. */
 
 uint64_t buddy_streams_out_head(const struct buddy_streams *s, const uint8_t pk[32])
 {
-	const struct stream *st = find(s, pk);
-
-	return st ? st->nout : 0;
+	return out_head(find(s, pk));
 }
 
 const uint8_t *buddy_streams_out_post(const struct buddy_streams *s, const uint8_t pk[32],
@@ -896,14 +1139,43 @@ const uint8_t *buddy_streams_out_post(const struct buddy_streams *s, const uint8
 	const struct stream *st = find(s, pk);
 	const struct out_post *op;
 
-	if (!st || seq == 0 || seq > st->nout)
+	if (!st || seq <= st->base || seq > out_head(st))
 		return NULL;
-	op = &st->out[seq - 1];
+	op = &st->out[seq - st->base - 1];
 	if (len)
 		*len = op->len;
 	if (hash)
 		*hash = op->hash;
 	return op->bytes;
+}
+
+/* H(post seq) of my stream to pk for seq in base..head (the base post is not held, but its
+ * hash is); NULL otherwise. */
+const uint8_t *buddy_streams_out_hash(const struct buddy_streams *s, const uint8_t pk[32],
+				      uint64_t seq)
+{
+	const struct stream *st = find(s, pk);
+
+	if (!st || seq == 0 || seq > out_head(st) || seq < st->base)
+		return NULL;
+	return seq == st->base ? st->base_hash : st->out[seq - st->base - 1].hash;
+}
+
+bool buddy_streams_out_pending(const struct buddy_streams *s, const uint8_t pk[32],
+			       uint64_t *restored_head)
+{
+	const struct stream *st = find(s, pk);
+
+	if (restored_head)
+		*restored_head = st ? st->restored_head : 0;
+	return st && st->pending;
+}
+
+uint64_t buddy_streams_in_max_entry(const struct buddy_streams *s, const uint8_t pk[32])
+{
+	const struct stream *st = find(s, pk);
+
+	return st ? st->in_max_e : 0;
 }
 
 uint64_t buddy_streams_delivered(const struct buddy_streams *s, const uint8_t pk[32], int64_t *when)

@@ -439,28 +439,86 @@ static void pump(struct buddyd *d, struct sync_peer *sp)
 	msgpack_sbuffer_destroy(&sb);
 }
 
+/* My stream to the buddy waits since a restore (PROTOCOL.md 15.11): their HEADS settles it.
+ * Past the restore point they hold posts my backup did not have: I adopt their head and
+ * renumber what I posted since the restore to follow it (one type 36 record, applied at once,
+ * sent once durable). At or before it, their x must be my post's, as always. Returns whether
+ * the session may go on to send. */
+static bool settle_restored(struct buddyd *d, struct sync_peer *sp, uint64_t h, const uint8_t *x,
+			    uint64_t e)
+{
+	struct buddy_streams *st = streams(d);
+	uint64_t rh, head;
+	msgpack_sbuffer rec;
+	const uint8_t *mine;
+	char id[9];
+	int rc;
+
+	buddy_streams_out_pending(st, sp->pk, &rh);
+	mine = h ? buddy_streams_out_hash(st, sp->pk, h) : NULL;
+	if (h <= rh && h && (!mine || memcmp(mine, x, 32)))
+		return false; /* another history of mine, restore or not: the caller alerts */
+	if (h > BUDDY_REBASE_SEQ_MAX)
+		return false;
+	msgpack_sbuffer_init(&rec);
+	/* an entry id past the limit is not one my daemon made: it moves nothing */
+	rc = buddy_streams_make_rebased(&rec, buddy_clock_now(), st, sp->pk, h, x,
+					e <= BUDDY_ENTRY_ID_MAX ? e : 0);
+	if (rc == 0)
+		rc = append_rec(d, &rec);
+	msgpack_sbuffer_destroy(&rec);
+	short_id(sp->pk, id);
+	if (rc) {
+		/* stays waiting: nothing is sent that could fork their copy; the next session
+		 * tries again */
+		log_error("buddy %s: my stream could not be settled after the restore: %s", id,
+			  buddy_strerror(rc));
+		sp->blocked = true;
+		return true;
+	}
+	head = buddy_streams_out_head(st, sp->pk);
+	if (h > rh) {
+		log_info("buddy %s: after the restore they held my posts %llu..%llu; mine since "
+			 "the restore follow as %llu..%llu",
+			 id, (unsigned long long)rh + 1, (unsigned long long)h,
+			 (unsigned long long)h + 1, (unsigned long long)head);
+		/* the renumbered posts are in the record just appended: sent once it is durable */
+		sp->npend = 0;
+		sp->out_ready = h;
+		if (head > h)
+			buddyd_sync_posted(d, sp->pk, h + 1, head);
+		if (sp->delivered_rec < h)
+			sp->delivered_rec = h;
+	}
+	return true;
+}
+
 static void on_heads(struct buddyd *d, struct sync_peer *sp, const msgpack_object *body)
 {
 	struct buddy_streams *st = streams(d);
 	uint8_t x[BUDDY_POST_HASH_BYTES];
 	const uint8_t *mine = NULL;
-	uint64_t h, fork, head;
+	uint64_t h, fork, head, e;
 
-	if (buddy_msg_heads_read(body, &h, x, &fork)) {
+	if (buddy_msg_heads_read(body, &h, x, &fork, &e)) {
 		drop(d, sp, "malformed HEADS");
 		return;
 	}
 	if (sp->got_heads)
 		return; /* only the first one of a session says where to start */
 	sp->got_heads = true;
-	head = buddy_streams_out_head(st, sp->pk);
 	if (fork) {
 		sp->blocked = true;
 		alert(d, sp, AL_REFUSED, fork);
 		return;
 	}
+	if (buddy_streams_out_pending(st, sp->pk, NULL) && settle_restored(d, sp, h, x, e)) {
+		if (sp->blocked)
+			return;
+	}
+	head = buddy_streams_out_head(st, sp->pk);
 	if (h)
-		buddy_streams_out_post(st, sp->pk, h, NULL, &mine);
+		mine = buddy_streams_out_hash(st, sp->pk, h);
 	if (h > head || (h && (!mine || memcmp(mine, x, 32)))) {
 		/* they hold a history of mine that I do not: sending more would fork it */
 		sp->blocked = true;
@@ -488,7 +546,7 @@ static void on_ack(struct buddyd *d, struct sync_peer *sp, const msgpack_object 
 	if (sp->blocked)
 		return; /* their HEADS already showed another history of mine: alerted once */
 	if (h)
-		buddy_streams_out_post(st, sp->pk, h, NULL, &mine);
+		mine = buddy_streams_out_hash(st, sp->pk, h);
 	if (!h || h > sp->out_ready || !mine || memcmp(mine, x, 32) ||
 	    buddy_post_verify_receipt(r, d->secrets->sign_pk, sp->pk, h, x)) {
 		alert(d, sp, AL_ACK, h);
@@ -559,8 +617,8 @@ void buddyd_sync_up(struct buddyd *d, const uint8_t pk[32])
 	sp->inflight = 0;
 	x = buddy_streams_in_hash(streams(d), pk, sp->in_durable);
 	msgpack_sbuffer_init(&sb);
-	if (buddy_msg_heads_encode(&sb, sp->in_durable, x, buddy_streams_in_fork(streams(d), pk)) ==
-	    0)
+	if (buddy_msg_heads_encode(&sb, sp->in_durable, x, buddy_streams_in_fork(streams(d), pk),
+				   buddy_streams_in_max_entry(streams(d), pk)) == 0)
 		send_sb(d, sp, &sb);
 	msgpack_sbuffer_destroy(&sb);
 	/* HEADS carries no receipt: an ACK right after it lets the buddy record what reached us

@@ -730,10 +730,11 @@ static int pack_msg_head(msgpack_packer *pk, enum buddy_sync_msg type, size_t nf
 	return 0;
 }
 
-enum { H_H, H_X, H_F, H_COUNT };
-static const char *const heads_keys[H_COUNT] = {"h", "x", "f"};
+enum { H_H, H_X, H_F, H_E, H_COUNT };
+static const char *const heads_keys[H_COUNT] = {"h", "x", "f", "e"};
 
-int buddy_msg_heads_encode(msgpack_sbuffer *sb, uint64_t h, const uint8_t *x, uint64_t fork)
+int buddy_msg_heads_encode(msgpack_sbuffer *sb, uint64_t h, const uint8_t *x, uint64_t fork,
+			   uint64_t e)
 {
 	msgpack_packer pk;
 	size_t start = sb->size;
@@ -741,12 +742,14 @@ int buddy_msg_heads_encode(msgpack_sbuffer *sb, uint64_t h, const uint8_t *x, ui
 	if (h && !x)
 		return BUDDY_E_INVALID;
 	msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
-	if (pack_msg_head(&pk, BUDDY_MSG_HEADS, 1 + (h != 0) + (fork != 0)) ||
+	if (pack_msg_head(&pk, BUDDY_MSG_HEADS, 1 + (h != 0) + (fork != 0) + (e != 0)) ||
 	    buddy_mp_pack_cstr(&pk, "h") || msgpack_pack_uint64(&pk, h))
 		goto fail;
 	if (h && (buddy_mp_pack_cstr(&pk, "x") || buddy_mp_pack_bin(&pk, x, BUDDY_POST_HASH_BYTES)))
 		goto fail;
 	if (fork && (buddy_mp_pack_cstr(&pk, "f") || msgpack_pack_uint64(&pk, fork)))
+		goto fail;
+	if (e && (buddy_mp_pack_cstr(&pk, "e") || msgpack_pack_uint64(&pk, e)))
 		goto fail;
 	return 0;
 fail:
@@ -754,11 +757,11 @@ fail:
 }
 
 int buddy_msg_heads_read(const msgpack_object *body, uint64_t *h, uint8_t x[BUDDY_POST_HASH_BYTES],
-			 uint64_t *fork)
+			 uint64_t *fork, uint64_t *e)
 {
 	const msgpack_object *f[H_COUNT];
 	uint8_t hash[BUDDY_POST_HASH_BYTES] = {0};
-	uint64_t head, frk = 0;
+	uint64_t head, frk = 0, ent = 0;
 
 	if (map_fields(body, heads_keys, H_COUNT, f) || buddy_mp_uint(f[H_H], &head))
 		return BUDDY_E_INVALID;
@@ -767,9 +770,12 @@ int buddy_msg_heads_read(const msgpack_object *body, uint64_t *h, uint8_t x[BUDD
 		return BUDDY_E_INVALID;
 	if (f[H_F] && buddy_mp_uint(f[H_F], &frk))
 		return BUDDY_E_INVALID;
+	if (f[H_E] && buddy_mp_uint(f[H_E], &ent))
+		return BUDDY_E_INVALID;
 	*h = head;
 	memcpy(x, hash, sizeof(hash));
 	*fork = frk;
+	*e = ent;
 	return 0;
 }
 

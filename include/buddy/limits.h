@@ -12,6 +12,9 @@
 #define BUDDY_TZ_MAX	     64		 /* IANA time zone name bytes */
 #define BUDDY_PASSPHRASE_MAX 1024	 /* passphrase bytes */
 #define BUDDY_CADENCE_N_MAX  1000	 /* N in --weekly N / --monthly N */
+/* The highest entry id a buddy's HEADS can move my new ids to after a restore (15.11): far
+ * above any real journal, exact in a JSON double, and nowhere near wrapping. */
+#define BUDDY_ENTRY_ID_MAX (1ULL << 40)
 
 #define BUDDY_STORE_RECORD_MAX	(1024 * 1024)	   /* one record's plaintext */
 #define BUDDY_STORE_SEGMENT_MAX (64 * 1024 * 1024) /* a segment is closed past this size */

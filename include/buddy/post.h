@@ -156,8 +156,10 @@ int buddy_post_verify_receipt(const uint8_t sig[BUDDY_POST_SIG_BYTES], const uin
 
 /* ---- sync messages: whole transport plaintexts [type, body], appended to sb ---- */
 
-/* HEADS {h, x, f}: x is required when h > 0 (ignored otherwise); f 0 is not written. */
-int buddy_msg_heads_encode(msgpack_sbuffer *sb, uint64_t h, const uint8_t *x, uint64_t fork);
+/* HEADS {h, x, f, e}: x is required when h > 0 (ignored otherwise); f 0 and e 0 are not
+ * written. */
+int buddy_msg_heads_encode(msgpack_sbuffer *sb, uint64_t h, const uint8_t *x, uint64_t fork,
+			   uint64_t e);
 /* POSTS {p, s}: n (1..BUDDY_POSTS_BATCH_MAX) posts given as pointers and lengths. */
 int buddy_msg_posts_encode(msgpack_sbuffer *sb, const uint8_t *const *posts, const size_t *lens,
 			   size_t n, const uint8_t sig[BUDDY_POST_SIG_BYTES]);
@@ -168,11 +170,11 @@ int buddy_msg_ack_encode(msgpack_sbuffer *sb, uint64_t h, const uint8_t x[BUDDY_
 int buddy_msg_end_encode(msgpack_sbuffer *sb);
 
 /* Readers of the bodies (as given by buddy_msg_decode in peer_wire.h), strict: BUDDY_E_INVALID
- * for a missing or mistyped field. HEADS: x zeroed when h is 0; fork 0 when absent. POSTS: *posts
- * points at the array's elements (each checked to be a bin of 1..BUDDY_POST_MAX bytes), n is
+ * for a missing or mistyped field. HEADS: x zeroed when h is 0; fork and e 0 when absent. POSTS:
+ * *posts points at the array's elements (each checked to be a bin of 1..BUDDY_POST_MAX bytes), n is
  * 1..BUDDY_POSTS_BATCH_MAX. */
 int buddy_msg_heads_read(const msgpack_object *body, uint64_t *h, uint8_t x[BUDDY_POST_HASH_BYTES],
-			 uint64_t *fork);
+			 uint64_t *fork, uint64_t *e);
 int buddy_msg_posts_read(const msgpack_object *body, const msgpack_object **posts, size_t *n,
 			 uint8_t sig[BUDDY_POST_SIG_BYTES]);
 int buddy_msg_ack_read(const msgpack_object *body, uint64_t *h, uint8_t x[BUDDY_POST_HASH_BYTES],

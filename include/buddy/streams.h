@@ -24,9 +24,15 @@
 #define BUDDY_REC_DELIVERED 33 /* {b: pk, h: seq, r: receipt}: the buddy acknowledged up to h */
 #define BUDDY_REC_FORK	    34 /* {a: pk, h: seq, p: [post, ...], s: sig}: evidence, stream frozen */
 #define BUDDY_REC_ALERT	    35 /* {b: pk, k: kind, h: seq}: something a buddy sent was refused */
+#define BUDDY_REC_REBASED                                                                          \
+	36 /* {b: pk, h: seq, x: hash, e: uint, p?: [post, ...]}: after a restore */
+#define BUDDY_REC_RESTORED 43 /* {m: int}: the journal up to here came from a backup made at m */
 
 #define BUDDY_SHARES_MAX 4096 /* (commitment, buddy) pairs shared at once */
-#define BUDDY_ALERTS_MAX 1000 /* alerts kept in memory (the oldest are dropped from view) */
+/* A rebase adopts at most this seq from a buddy's HEADS: far above any stream a buddy keeps
+ * (150,000), far below where seq + posts could wrap. */
+#define BUDDY_REBASE_SEQ_MAX (1ULL << 40)
+#define BUDDY_ALERTS_MAX     1000 /* alerts kept in memory (the oldest are dropped from view) */
 
 struct buddy_streams;
 
@@ -39,7 +45,7 @@ typedef void (*buddy_streams_post_cb)(void *arg, bool outgoing, const uint8_t pk
 struct buddy_streams *buddy_streams_new(buddy_streams_post_cb cb, void *arg);
 void buddy_streams_free(struct buddy_streams *s);
 
-/* Applies a record of types 31..35 (the journal dispatches them here; bs resolves and checks
+/* Applies a record of types 31..36 and 43 (the journal dispatches them here; bs resolves and checks
  * buddy keys). BUDDY_E_CORRUPT when malformed or when it contradicts the state: an unknown
  * buddy, a batch that does not continue the stream (seq and prev), a delivered seq beyond the
  * stream or below what was delivered, a share of a commitment id that is not a slug. */
@@ -86,14 +92,32 @@ int buddy_streams_make_fork(msgpack_sbuffer *out, int64_t now, const uint8_t pk[
 			    const uint8_t sig[BUDDY_POST_SIG_BYTES]);
 int buddy_streams_make_alert(msgpack_sbuffer *out, int64_t now, const uint8_t pk[32],
 			     const char *kind, uint64_t seq);
+/* Type 43, written once by `buddy restore` right after the records it restored (made: when the
+ * backup was made): every stream of mine that exists at this point waits for its buddy's HEADS
+ * before it is trusted again (PROTOCOL.md 15.11). */
+int buddy_streams_make_restored(msgpack_sbuffer *out, int64_t now, int64_t made);
+/* Type 36, once buddy pk's HEADS (h, x) arrived for a stream waiting since a restore: settles
+ * it, and when pk holds posts past the restore (h above the stream's head at the restore),
+ * adopts h and x as posts I no longer hold and renumbers the posts made since the restore to
+ * follow them. e: the highest entry id pk said it holds of mine (new entries go above it). */
+int buddy_streams_make_rebased(msgpack_sbuffer *out, int64_t now, const struct buddy_streams *s,
+			       const uint8_t pk[32], uint64_t h, const uint8_t x[32], uint64_t e);
 
 /* ---- reading ---- */
 
 /* My stream to buddy pk. Every function is fine with a buddy that has no stream (0 / NULL). */
 uint64_t buddy_streams_out_head(const struct buddy_streams *s, const uint8_t pk[32]);
-/* Post seq (1..head) of my stream to pk: its bytes (and length) and hash; NULL if none. */
+/* Post seq (base + 1..head) of my stream to pk: its bytes (and length) and hash; NULL if none
+ * (base is 0 unless a rebase adopted posts, PROTOCOL.md 15.11). */
 const uint8_t *buddy_streams_out_post(const struct buddy_streams *s, const uint8_t pk[32],
 				      uint64_t seq, size_t *len, const uint8_t **hash);
+/* H(post seq) for seq from the first post I hold (or the adopted base, PROTOCOL.md 15.11) to
+ * the head; NULL otherwise. */
+const uint8_t *buddy_streams_out_hash(const struct buddy_streams *s, const uint8_t pk[32],
+				      uint64_t seq);
+/* Whether my stream to pk waits for pk's HEADS since a restore, and my head at the restore. */
+bool buddy_streams_out_pending(const struct buddy_streams *s, const uint8_t pk[32],
+			       uint64_t *restored_head);
 /* How far pk acknowledged my stream (recorded), and when. */
 uint64_t buddy_streams_delivered(const struct buddy_streams *s, const uint8_t pk[32],
 				 int64_t *when);
@@ -104,6 +128,8 @@ uint64_t buddy_streams_in_head(const struct buddy_streams *s, const uint8_t pk[3
 const uint8_t *buddy_streams_in_hash(const struct buddy_streams *s, const uint8_t pk[32],
 				     uint64_t seq);
 uint64_t buddy_streams_in_fork(const struct buddy_streams *s, const uint8_t pk[32]);
+/* The highest entry id among pk's check-ins and notes to me (0: none): HEADS tells it to pk. */
+uint64_t buddy_streams_in_max_entry(const struct buddy_streams *s, const uint8_t pk[32]);
 
 /* Sharing: whether commitment id is shared with pk, and the buddies it is shared with (up to
  * max keys copied to out; the count is returned). */

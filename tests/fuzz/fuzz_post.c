@@ -209,17 +209,18 @@ static void check_sync(const msgpack_object *body)
 {
 	uint8_t x[BUDDY_POST_HASH_BYTES], x2[BUDDY_POST_HASH_BYTES];
 	uint8_t s[BUDDY_POST_SIG_BYTES], s2[BUDDY_POST_SIG_BYTES];
-	uint64_t h, h2, f, f2;
+	uint64_t h, h2, f, f2, e, e2;
 	const msgpack_object *posts, *posts2;
 	size_t n, n2;
 	msgpack_sbuffer sb;
 	msgpack_unpacked u;
 
-	if (buddy_msg_heads_read(body, &h, x, &f) == 0) {
+	if (buddy_msg_heads_read(body, &h, x, &f, &e) == 0) {
 		msgpack_sbuffer_init(&sb);
-		CHECK(buddy_msg_heads_encode(&sb, h, x, f) == 0);
-		CHECK(buddy_msg_heads_read(reencoded(&sb, &u, BUDDY_MSG_HEADS), &h2, x2, &f2) == 0);
-		CHECK(h == h2 && f == f2 && memcmp(x, x2, sizeof(x)) == 0);
+		CHECK(buddy_msg_heads_encode(&sb, h, x, f, e) == 0);
+		CHECK(buddy_msg_heads_read(reencoded(&sb, &u, BUDDY_MSG_HEADS), &h2, x2, &f2,
+					   &e2) == 0);
+		CHECK(h == h2 && f == f2 && e == e2 && memcmp(x, x2, sizeof(x)) == 0);
 		msgpack_unpacked_destroy(&u);
 		msgpack_sbuffer_destroy(&sb);
 	}

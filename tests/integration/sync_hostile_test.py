@@ -198,9 +198,11 @@ def self_check():
 
 def check_heads(body):
     """HEADS body shape (8, 15.4); returns an error string or None."""
-    h, x, f = body.get("h"), body.get("x"), body.get("f", 0)
-    if not is_uint(h) or not is_uint(f):
-        return "h/f not uint"
+    h, x, f, e = body.get("h"), body.get("x"), body.get("f", 0), body.get("e", 0)
+    if not is_uint(h) or not is_uint(f) or not is_uint(e):
+        return "h/f/e not uint"
+    if "e" in body and e == 0:
+        return "e 0 written (15.4: absent when 0)"
     if h == 0 and "x" in body:
         return "x present with h = 0"
     if h != 0 and (not isinstance(x, bytes) or len(x) != 32):
@@ -633,8 +635,10 @@ def main():
             return
         sessions.append(s)
         hb = s.heads or {}
-        ok(hb.get("h") == 4 and hb.get("x") == _h4(pe) and not hb.get("f"),
-           "%s: bob's HEADS: h = 4, x = H(post 4), no f" % label, repr(hb))
+        ok(hb.get("h") == 4 and hb.get("x") == _h4(pe) and not hb.get("f")
+           and hb.get("e") == len(CHECKINS) and check_heads(hb) is None,
+           "%s: bob's HEADS: h = 4, x = H(post 4), no f, e = %d (the highest entry id of "
+           "mine he holds, 15.4)" % (label, len(CHECKINS)), repr(hb))
         acks = [b for t, b in s.start_msgs if t == ACK]
         ok(len(acks) == 1 and acks[0].get("h") == 4 and acks[0].get("x") == _h4(pe) and verify(
             pe.bob, acks[0].get("r", b""), receipt_msg(pe.me.pk, pe.bob, 4, _h4(pe))),

@@ -24,6 +24,7 @@
 #include "buddy/journal.h"
 #include "buddy/limits.h"
 #include "buddy/mp.h"
+#include "buddy/streams.h"
 
 #define NOW    1718000000 /* 2024-06-10 06:13:20 UTC */
 #define HOUR   3600
@@ -1393,6 +1394,80 @@ static void test_journal_status_and_kind_names(void **state)
 	assert_int_equal(buddy_cadence_kind_parse("dailyx", 6), 0);
 }
 
+/* After a restore, a buddy's HEADS may say it holds entries of mine past my restored journal
+ * (PROTOCOL.md 15.11): the rebase record's e moves new ids above them, and stays so on replay. */
+static void test_journal_rebase_raises_entry_ids(void **state)
+{
+	struct fx *f = *state;
+	uint8_t pk[32], x[32];
+	struct buddy_journal *j2;
+	uint64_t id;
+
+	memset(pk, 7, sizeof(pk));
+	memset(x, 9, sizeof(x));
+	msgpack_sbuffer_clear(&f->rec);
+	assert_int_equal(buddy_buddies_make_add(&f->rec, NOW, pk, "bob", NULL, 0), 0);
+	assert_int_equal(apply(f), 0);
+	assert_int_equal(add_entry(f,
+				   &(struct buddy_entry_spec){
+					   .kind = BUDDY_ENTRY_NOTE, .text = "one", .text_len = 3},
+				   NOW),
+			 1);
+	msgpack_sbuffer_clear(&f->rec);
+	assert_int_equal(buddy_streams_make_restored(&f->rec, NOW, NOW - 60), 0);
+	assert_int_equal(apply(f), 0);
+	/* an e past the limit is refused as corruption */
+	msgpack_sbuffer_clear(&f->rec);
+	assert_int_equal(buddy_streams_make_rebased(&f->rec, NOW, buddy_journal_streams(f->j), pk,
+						    5, x, BUDDY_ENTRY_ID_MAX + 1),
+			 0);
+	assert_int_equal(apply(f), BUDDY_E_CORRUPT);
+	msgpack_sbuffer_clear(&f->rec);
+	assert_int_equal(
+		buddy_streams_make_rebased(&f->rec, NOW, buddy_journal_streams(f->j), pk, 5, x, 40),
+		0);
+	assert_int_equal(apply(f), 0);
+	assert_int_equal(make_entry(f,
+				    &(struct buddy_entry_spec){
+					    .kind = BUDDY_ENTRY_NOTE, .text = "two", .text_len = 3},
+				    NOW, &id),
+			 0);
+	assert_int_equal(id, 41);
+	assert_int_equal(apply(f), 0);
+
+	/* a whole replay: the same floor (the log is rebuilt record by record) */
+	j2 = buddy_journal_new();
+	assert_non_null(j2);
+	{
+		msgpack_sbuffer r;
+		uint8_t pk2[32];
+
+		memcpy(pk2, pk, 32);
+		msgpack_sbuffer_init(&r);
+		assert_int_equal(buddy_buddies_make_add(&r, NOW, pk2, "bob", NULL, 0), 0);
+		assert_int_equal(buddy_journal_apply(j2, (const uint8_t *)r.data, r.size), 0);
+		msgpack_sbuffer_clear(&r);
+		assert_int_equal(buddy_streams_make_restored(&r, NOW, NOW - 60), 0);
+		assert_int_equal(buddy_journal_apply(j2, (const uint8_t *)r.data, r.size), 0);
+		msgpack_sbuffer_clear(&r);
+		assert_int_equal(buddy_streams_make_rebased(&r, NOW, buddy_journal_streams(j2), pk2,
+							    5, x, 40),
+				 0);
+		assert_int_equal(buddy_journal_apply(j2, (const uint8_t *)r.data, r.size), 0);
+		msgpack_sbuffer_clear(&r);
+		assert_int_equal(buddy_journal_make_entry(
+					 j2,
+					 &(struct buddy_entry_spec){.kind = BUDDY_ENTRY_NOTE,
+								    .text = "x",
+								    .text_len = 1},
+					 NOW, &r, &id, &f->why),
+				 0);
+		assert_int_equal(id, 41);
+		msgpack_sbuffer_destroy(&r);
+	}
+	buddy_journal_free(j2);
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, fx_setup, fx_teardown)
 
 int main(void)
@@ -1436,6 +1511,7 @@ int main(void)
 		T(test_journal_apply_over_record_limits_refused),
 		T(test_journal_apply_commitment_with_vanished_tz),
 		T(test_journal_status_and_kind_names),
+		T(test_journal_rebase_raises_entry_ids),
 	};
 
 	if (sodium_init() < 0)

@@ -2173,39 +2173,39 @@ static void test_heads_roundtrip(void **state)
 	uint8_t x[BUDDY_POST_HASH_BYTES], back[BUDDY_POST_HASH_BYTES];
 	msgpack_sbuffer sb;
 	struct msg m;
-	uint64_t h, f;
+	uint64_t h, f, e;
 
 	(void)state;
 	memset(x, 0xab, sizeof(x));
 	/* nothing stored: [5, {"h": 0}], an x given is not written */
 	msgpack_sbuffer_init(&sb);
-	assert_int_equal(buddy_msg_heads_encode(&sb, 0, x, 0), 0);
+	assert_int_equal(buddy_msg_heads_encode(&sb, 0, x, 0, 0), 0);
 	assert_int_equal(sb.size, 6);
 	assert_memory_equal(sb.data, ((const uint8_t[]){0x92, 0x05, 0x81, 0xa1, 'h', 0x00}), 6);
 	msg_decode(&sb, &m);
 	assert_int_equal(m.type, BUDDY_MSG_HEADS);
 	memset(back, 1, sizeof(back));
-	assert_int_equal(buddy_msg_heads_read(m.body, &h, back, &f), 0);
-	assert_true(h == 0 && f == 0 && sodium_is_zero(back, sizeof(back)));
+	assert_int_equal(buddy_msg_heads_read(m.body, &h, back, &f, &e), 0);
+	assert_true(h == 0 && f == 0 && e == 0 && sodium_is_zero(back, sizeof(back)));
 	msgpack_unpacked_destroy(&m.u);
 	msgpack_sbuffer_destroy(&sb);
 
 	msgpack_sbuffer_init(&sb);
-	assert_int_equal(buddy_msg_heads_encode(&sb, UINT64_MAX, x, 17), 0);
+	assert_int_equal(buddy_msg_heads_encode(&sb, UINT64_MAX, x, 17, 42), 0);
 	msg_decode(&sb, &m);
-	assert_int_equal(m.body->via.map.size, 3);
-	assert_int_equal(buddy_msg_heads_read(m.body, &h, back, &f), 0);
-	assert_true(h == UINT64_MAX && f == 17);
+	assert_int_equal(m.body->via.map.size, 4);
+	assert_int_equal(buddy_msg_heads_read(m.body, &h, back, &f, &e), 0);
+	assert_true(h == UINT64_MAX && f == 17 && e == 42);
 	assert_memory_equal(back, x, sizeof(x));
 	msgpack_unpacked_destroy(&m.u);
 	msgpack_sbuffer_destroy(&sb);
 
 	msgpack_sbuffer_init(&sb);
-	assert_int_equal(buddy_msg_heads_encode(&sb, 0, NULL, 3), 0);
-	assert_refused(buddy_msg_heads_encode(&sb, 1, NULL, 0), &sb);
+	assert_int_equal(buddy_msg_heads_encode(&sb, 0, NULL, 3, 0), 0);
+	assert_refused(buddy_msg_heads_encode(&sb, 1, NULL, 0, 0), &sb);
 	msg_decode(&sb, &m);
-	assert_int_equal(buddy_msg_heads_read(m.body, &h, back, &f), 0);
-	assert_true(h == 0 && f == 3);
+	assert_int_equal(buddy_msg_heads_read(m.body, &h, back, &f, &e), 0);
+	assert_true(h == 0 && f == 3 && e == 0);
 	msgpack_unpacked_destroy(&m.u);
 	msgpack_sbuffer_destroy(&sb);
 }
@@ -2424,7 +2424,7 @@ static int read_sync(enum buddy_sync_msg type, const struct skv *f, size_t n)
 	msgpack_sbuffer sb;
 	msgpack_packer pk;
 	struct msg m;
-	uint64_t h = 99, fork = 99;
+	uint64_t h = 99, fork = 99, e = 99;
 	uint8_t x[BUDDY_POST_HASH_BYTES], r[BUDDY_POST_SIG_BYTES];
 	const msgpack_object *posts = NULL;
 	size_t np = 99;
@@ -2442,7 +2442,7 @@ static int read_sync(enum buddy_sync_msg type, const struct skv *f, size_t n)
 	msg_decode(&sb, &m);
 	switch (type) {
 	case BUDDY_MSG_HEADS:
-		rc = buddy_msg_heads_read(m.body, &h, x, &fork);
+		rc = buddy_msg_heads_read(m.body, &h, x, &fork, &e);
 		break;
 	case BUDDY_MSG_POSTS:
 		rc = buddy_msg_posts_read(m.body, &posts, &np, r);
@@ -2530,7 +2530,7 @@ static void test_sync_readers_refuse_non_maps(void **state)
 	size_t n;
 
 	(void)state;
-	assert_int_equal(buddy_msg_heads_read(&nil, &h, x, &f), BUDDY_E_INVALID);
+	assert_int_equal(buddy_msg_heads_read(&nil, &h, x, &f, &f), BUDDY_E_INVALID);
 	assert_int_equal(buddy_msg_posts_read(&nil, &posts, &n, r), BUDDY_E_INVALID);
 	assert_int_equal(buddy_msg_ack_read(&nil, &h, x, r), BUDDY_E_INVALID);
 	assert_int_equal(buddy_post_read_retraction(&nil, &h), BUDDY_E_INVALID);

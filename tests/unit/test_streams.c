@@ -900,10 +900,10 @@ static void test_received_refusals_change_nothing(void **state)
 	/* the body must be a map; an unknown type is a version problem */
 	assert_int_equal(buddy_streams_apply(f->s, f->bs, BUDDY_REC_RECEIVED, NOW, NULL),
 			 BUDDY_E_CORRUPT);
-	assert_int_equal(buddy_streams_apply(f->s, f->bs, 36, NOW, NULL), BUDDY_E_CORRUPT);
+	assert_int_equal(buddy_streams_apply(f->s, f->bs, 37, NOW, NULL), BUDDY_E_CORRUPT);
 	{
 		msgpack_object empty = {.type = MSGPACK_OBJECT_MAP};
-		assert_int_equal(buddy_streams_apply(f->s, f->bs, 36, NOW, &empty),
+		assert_int_equal(buddy_streams_apply(f->s, f->bs, 37, NOW, &empty),
 				 BUDDY_E_VERSION);
 		assert_int_equal(buddy_streams_apply(f->s, f->bs, BUDDY_REC_RECEIVED, NOW, &empty),
 				 BUDDY_E_CORRUPT);
@@ -1432,6 +1432,185 @@ static void test_free_null_and_no_callback(void **state)
 	buddy_streams_free(s);
 }
 
+/* ---- restore (43) and rebase (36), PROTOCOL.md 15.11 ---- */
+
+static void restored(struct fx *f, int64_t made)
+{
+	msgpack_sbuffer_clear(&f->rec);
+	assert_int_equal(buddy_streams_make_restored(&f->rec, NOW, made), 0);
+	assert_int_equal(apply(f), 0);
+}
+
+/* The e of my post seq to who (bodies here are {"e": e}). */
+static uint64_t out_e(struct fx *f, int who, uint64_t seq)
+{
+	size_t len;
+	const uint8_t *p = buddy_streams_out_post(f->s, f->pk[who], seq, &len, NULL);
+	struct buddy_post_head h;
+	const msgpack_object *body;
+	msgpack_unpacked u;
+	uint64_t e = 0;
+
+	assert_non_null(p);
+	msgpack_unpacked_init(&u);
+	assert_int_equal(buddy_post_decode(p, len, &u, &h, &body), 0);
+	assert_int_equal(buddy_mp_uint(buddy_mp_get(body, "e"), &e), 0);
+	assert_int_equal(h.seq, seq);
+	msgpack_unpacked_destroy(&u);
+	return e;
+}
+
+static void test_restore_then_rebase(void **state)
+{
+	struct fx *f = *state;
+	const int a[] = {A, A};
+	uint8_t x[32], prev8[32];
+	struct buddy_post_head h;
+	struct buddy_buddies *bs2;
+	struct buddy_streams *s2;
+	uint64_t rh, e4, e5;
+	size_t nev;
+
+	post_to(f, a, 2, NOW, NULL, 0); /* seq 1, 2 */
+	post_to(f, a, 1, NOW, NULL, 0); /* seq 3 */
+	assert_false(buddy_streams_out_pending(f->s, f->pk[A], NULL));
+	restored(f, NOW - 100);
+	assert_true(buddy_streams_out_pending(f->s, f->pk[A], &rh));
+	assert_int_equal(rh, 3);
+	/* a buddy with no stream yet waits too: the old machine may have posted to it */
+	assert_true(buddy_streams_out_pending(f->s, f->pk[B], &rh));
+	assert_int_equal(rh, 0);
+	/* posts made while waiting: 4 and 5 in the restored numbering */
+	post_to(f, a, 2, NOW + 1, NULL, 0);
+	e4 = out_e(f, A, 4);
+	e5 = out_e(f, A, 5);
+
+	/* refusals while waiting: a settle that does not say the whole truth changes nothing */
+	memset(x, 0x5a, sizeof(x));
+	msgpack_sbuffer_clear(&f->rec);
+	assert_int_equal(buddy_streams_make_rebased(&f->rec, NOW, f->s, f->pk[C], 7, x, 0),
+			 BUDDY_E_INVALID);
+	assert_int_equal(buddy_streams_make_rebased(&f->rec, NOW, f->s, f->pk[A],
+						    BUDDY_REBASE_SEQ_MAX + 1, x, 0),
+			 BUDDY_E_INVALID);
+	{
+		/* h past the restore with no posts, while two were made: refused */
+		msgpack_packer p;
+		forge_head(f, &p, BUDDY_REC_REBASED, 4);
+		kv_bin(&p, "b", f->pk[A], 32);
+		kv_uint(&p, "h", 7);
+		kv_bin(&p, "x", x, 32);
+		kv_uint(&p, "e", 0);
+		refused(f);
+		/* within the restore point, nothing is renumbered: posts given are refused */
+		{
+			size_t len;
+			uint8_t *post = make_post(3, zeros, NOW, 1, &len);
+
+			forge_head(f, &p, BUDDY_REC_REBASED, 5);
+			kv_bin(&p, "b", f->pk[A], 32);
+			kv_uint(&p, "h", 2);
+			kv_bin(&p, "x", x, 32);
+			kv_uint(&p, "e", 0);
+			assert_int_equal(buddy_mp_pack_cstr(&p, "p"), 0);
+			assert_int_equal(msgpack_pack_array(&p, 1), 0);
+			assert_int_equal(buddy_mp_pack_bin(&p, post, len), 0);
+			refused(f);
+			free(post);
+		}
+		/* no e */
+		forge_head(f, &p, BUDDY_REC_REBASED, 3);
+		kv_bin(&p, "b", f->pk[B], 32);
+		kv_uint(&p, "h", 0);
+		kv_bin(&p, "x", x, 32);
+		assert_int_equal(apply(f), BUDDY_E_CORRUPT);
+	}
+
+	/* A held 4..7 of the old machine: adopt 7, renumber 4, 5 to 8, 9 */
+	nev = f->nev;
+	msgpack_sbuffer_clear(&f->rec);
+	assert_int_equal(buddy_streams_make_rebased(&f->rec, NOW + 2, f->s, f->pk[A], 7, x, 42), 0);
+	assert_int_equal(apply(f), 0);
+	assert_false(buddy_streams_out_pending(f->s, f->pk[A], NULL));
+	assert_int_equal(buddy_streams_out_head(f->s, f->pk[A]), 9);
+	assert_int_equal(buddy_streams_delivered(f->s, f->pk[A], NULL), 7);
+	for (uint64_t q = 1; q <= 7; q++)
+		assert_null(buddy_streams_out_post(f->s, f->pk[A], q, NULL, NULL));
+	assert_memory_equal(buddy_streams_out_hash(f->s, f->pk[A], 7), x, 32);
+	assert_null(buddy_streams_out_hash(f->s, f->pk[A], 6));
+	out_head_of(f, A, 8, &h);
+	assert_memory_equal(h.prev, x, 32);
+	assert_int_equal(h.time, NOW + 1);
+	assert_int_equal(out_e(f, A, 8), e4);
+	assert_int_equal(out_e(f, A, 9), e5);
+	memcpy(prev8, out_hash(f, A, 8), 32);
+	out_head_of(f, A, 9, &h);
+	assert_memory_equal(h.prev, prev8, 32);
+	/* the views hear of the renumbered posts */
+	assert_int_equal(f->nev, nev + 2);
+	assert_true(f->ev[nev].outgoing && f->ev[nev].seq == 8 && f->ev[nev + 1].seq == 9);
+
+	/* settled once: neither again nor a delivery at or below the adopted head */
+	msgpack_sbuffer_clear(&f->rec);
+	assert_int_equal(buddy_streams_make_rebased(&f->rec, NOW, f->s, f->pk[A], 9, x, 0),
+			 BUDDY_E_INVALID);
+	{
+		msgpack_packer p;
+		uint8_t r[64] = {0};
+		forge_head(f, &p, BUDDY_REC_REBASED, 4);
+		kv_bin(&p, "b", f->pk[A], 32);
+		kv_uint(&p, "h", 9);
+		kv_bin(&p, "x", x, 32);
+		kv_uint(&p, "e", 0);
+		refused(f);
+		msgpack_sbuffer_clear(&f->rec);
+		assert_int_equal(buddy_streams_make_delivered(&f->rec, NOW, f->pk[A], 7, r), 0);
+		assert_int_equal(apply(f), BUDDY_E_CORRUPT);
+		msgpack_sbuffer_clear(&f->rec);
+		assert_int_equal(buddy_streams_make_delivered(&f->rec, NOW, f->pk[A], 8, r), 0);
+		assert_int_equal(apply(f), 0);
+	}
+	/* the next post follows the renumbered ones */
+	post_to(f, a, 1, NOW + 3, NULL, 0);
+	out_head_of(f, A, 10, &h);
+	assert_memory_equal(h.prev, out_hash(f, A, 9), 32);
+
+	/* B held nothing past the restore: settled with my stream as it is */
+	msgpack_sbuffer_clear(&f->rec);
+	assert_int_equal(buddy_streams_make_rebased(&f->rec, NOW, f->s, f->pk[B], 0, zeros, 0), 0);
+	assert_int_equal(apply(f), 0);
+	assert_false(buddy_streams_out_pending(f->s, f->pk[B], NULL));
+	assert_int_equal(buddy_streams_out_head(f->s, f->pk[B]), 0);
+
+	/* a replay of the log gives the same streams */
+	bs2 = buddy_buddies_new();
+	s2 = buddy_streams_new(NULL, NULL);
+	assert_non_null(bs2);
+	assert_non_null(s2);
+	replay(&f->log, bs2, s2);
+	assert_int_equal(buddy_streams_out_head(s2, f->pk[A]), 10);
+	assert_int_equal(buddy_streams_delivered(s2, f->pk[A], NULL), 8);
+	for (uint64_t q = 7; q <= 10; q++)
+		assert_memory_equal(buddy_streams_out_hash(s2, f->pk[A], q),
+				    buddy_streams_out_hash(f->s, f->pk[A], q), 32);
+	assert_false(buddy_streams_out_pending(s2, f->pk[A], NULL));
+	buddy_streams_free(s2);
+	buddy_buddies_free(bs2);
+}
+
+/* HEADS tells the author the highest entry id it holds of theirs (15.4): check-ins and notes. */
+static void test_in_max_entry(void **state)
+{
+	struct fx *f = *state;
+
+	assert_int_equal(buddy_streams_in_max_entry(f->s, f->pk[A]), 0);
+	receive(f, A, 5, NOW); /* notes with e = 1..5 (salt 0) */
+	assert_int_equal(buddy_streams_in_max_entry(f->s, f->pk[A]), 5);
+	receive(f, A, 2, NOW);
+	assert_int_equal(buddy_streams_in_max_entry(f->s, f->pk[A]), 7);
+	assert_int_equal(buddy_streams_in_max_entry(f->s, f->pk[B]), 0);
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, fx_setup, fx_teardown)
 
 int main(void)
@@ -1456,6 +1635,8 @@ int main(void)
 		T(test_large_stream),
 		T(test_large_outgoing),
 		T(test_free_null_and_no_callback),
+		T(test_restore_then_rebase),
+		T(test_in_max_entry),
 	};
 
 	if (sodium_init() < 0)
