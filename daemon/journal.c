@@ -731,6 +731,12 @@ static int apply_posted(struct buddy_journal *j, const msgpack_object *b, int64_
 	return buddy_streams_add_posted(j->streams, o, written);
 }
 
+static void raise_floor(struct buddy_journal *j, uint64_t floor)
+{
+	if (floor > j->id_floor)
+		j->id_floor = floor;
+}
+
 /* Type 36: the stream's part is streams.c's; e raises the floor of new entry ids. */
 static int apply_rebased(struct buddy_journal *j, const msgpack_object *b, int64_t written)
 {
@@ -740,8 +746,8 @@ static int apply_rebased(struct buddy_journal *j, const msgpack_object *b, int64
 	if (buddy_mp_uint(buddy_mp_get(b, "e"), &e) || e > BUDDY_ENTRY_ID_MAX)
 		return BUDDY_E_CORRUPT;
 	rc = buddy_streams_apply(j->streams, j->buddies, BUDDY_REC_REBASED, written, b);
-	if (rc == 0 && e > j->id_floor)
-		j->id_floor = e;
+	if (rc == 0)
+		raise_floor(j, e);
 	return rc;
 }
 
@@ -822,8 +828,13 @@ static int apply_record(struct buddy_journal *j, const uint8_t *rec, size_t len,
 	case BUDDY_REC_DELIVERED:
 	case BUDDY_REC_FORK:
 	case BUDDY_REC_ALERT:
+		rc = buddy_streams_apply(j->streams, j->buddies, type, written, &a[2]);
+		break;
 	case BUDDY_REC_RESTORED:
 		rc = buddy_streams_apply(j->streams, j->buddies, type, written, &a[2]);
+		if (rc == 0)
+			raise_floor(j, (j->nentries ? j->entries[j->nentries - 1].id : 0) +
+					       BUDDY_RESTORE_ID_GAP);
 		break;
 	case BUDDY_REC_REBASED:
 		rc = apply_rebased(j, &a[2], written);

@@ -15,6 +15,10 @@
 /* The highest entry id a buddy's HEADS can move my new ids to after a restore (15.11): far
  * above any real journal, exact in a JSON double, and nowhere near wrapping. */
 #define BUDDY_ENTRY_ID_MAX (1ULL << 40)
+/* After a restore (record 43) new entry ids start this far above the restored journal's last:
+ * the lost machine may have made entries after the backup, and a buddy may hold them under
+ * their ids; the buddy's HEADS (e) moves them further when that is not enough (15.11). */
+#define BUDDY_RESTORE_ID_GAP 100000
 
 #define BUDDY_STORE_RECORD_MAX	(1024 * 1024)	   /* one record's plaintext */
 #define BUDDY_STORE_SEGMENT_MAX (64 * 1024 * 1024) /* a segment is closed past this size */

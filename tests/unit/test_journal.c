@@ -1394,8 +1394,9 @@ static void test_journal_status_and_kind_names(void **state)
 	assert_int_equal(buddy_cadence_kind_parse("dailyx", 6), 0);
 }
 
-/* After a restore, a buddy's HEADS may say it holds entries of mine past my restored journal
- * (PROTOCOL.md 15.11): the rebase record's e moves new ids above them, and stays so on replay. */
+/* After a restore, new entry ids jump a gap, and a buddy's HEADS may say it holds entries of
+ * mine further still (PROTOCOL.md 15.11): the rebase record's e moves new ids above them, and
+ * stays so on replay. */
 static void test_journal_rebase_raises_entry_ids(void **state)
 {
 	struct fx *f = *state;
@@ -1416,6 +1417,13 @@ static void test_journal_rebase_raises_entry_ids(void **state)
 	msgpack_sbuffer_clear(&f->rec);
 	assert_int_equal(buddy_streams_make_restored(&f->rec, NOW, NOW - 60), 0);
 	assert_int_equal(apply(f), 0);
+	/* the restore alone moves new ids past a gap (entries the lost machine made) */
+	assert_int_equal(make_entry(f,
+				    &(struct buddy_entry_spec){
+					    .kind = BUDDY_ENTRY_NOTE, .text = "gap", .text_len = 3},
+				    NOW, &id),
+			 0);
+	assert_int_equal(id, 1 + BUDDY_RESTORE_ID_GAP + 1);
 	/* an e past the limit is refused as corruption */
 	msgpack_sbuffer_clear(&f->rec);
 	assert_int_equal(buddy_streams_make_rebased(&f->rec, NOW, buddy_journal_streams(f->j), pk,
@@ -1432,10 +1440,11 @@ static void test_journal_rebase_raises_entry_ids(void **state)
 					    .kind = BUDDY_ENTRY_NOTE, .text = "two", .text_len = 3},
 				    NOW, &id),
 			 0);
-	assert_int_equal(id, 41);
+	/* an e below the gap moves nothing */
+	assert_int_equal(id, 1 + BUDDY_RESTORE_ID_GAP + 1);
 	assert_int_equal(apply(f), 0);
 
-	/* a whole replay: the same floor (the log is rebuilt record by record) */
+	/* a buddy holding more than the gap: its e wins */
 	j2 = buddy_journal_new();
 	assert_non_null(j2);
 	{
@@ -1451,7 +1460,7 @@ static void test_journal_rebase_raises_entry_ids(void **state)
 		assert_int_equal(buddy_journal_apply(j2, (const uint8_t *)r.data, r.size), 0);
 		msgpack_sbuffer_clear(&r);
 		assert_int_equal(buddy_streams_make_rebased(&r, NOW, buddy_journal_streams(j2), pk2,
-							    5, x, 40),
+							    5, x, 200000),
 				 0);
 		assert_int_equal(buddy_journal_apply(j2, (const uint8_t *)r.data, r.size), 0);
 		msgpack_sbuffer_clear(&r);
@@ -1462,7 +1471,7 @@ static void test_journal_rebase_raises_entry_ids(void **state)
 								    .text_len = 1},
 					 NOW, &r, &id, &f->why),
 				 0);
-		assert_int_equal(id, 41);
+		assert_int_equal(id, 200001);
 		msgpack_sbuffer_destroy(&r);
 	}
 	buddy_journal_free(j2);
