@@ -37,6 +37,8 @@ int cmd_retract(int argc, char **argv);
 int cmd_inbox(int argc, char **argv);
 int cmd_watch(int argc, char **argv);
 int cmd_config(int argc, char **argv);
+int cmd_backup(int argc, char **argv);
+int cmd_restore(int argc, char **argv);
 static int cmd_help(int argc, char **argv);
 static int cmd_version(int argc, char **argv);
 
@@ -46,6 +48,7 @@ static int cmd_version(int argc, char **argv);
 const struct cli_cmd cli_commands[] = {
 	{"init", cmd_init, "create a buddy home: identity, data key, empty journal",
 	 "Usage: buddy init [--passphrase-file F | --no-passphrase] [--kdf LEVEL]\n"
+	 "                  [--paper-key]\n"
 	 "\n"
 	 "Creates the buddy home (mode 0700) with a new identity and a random data key, both\n"
 	 "sealed under a key derived from your passphrase with Argon2id. The passphrase is read\n"
@@ -56,7 +59,13 @@ const struct cli_cmd cli_commands[] = {
 	 "  --no-passphrase      no passphrase: the journal is protected by file permissions\n"
 	 "                       only, like an ssh key without passphrase\n"
 	 "  --kdf LEVEL          Argon2id cost: interactive, moderate (default) or "
-	 "sensitive\n" HOME_NOTE},
+	 "sensitive\n"
+	 "  --paper-key          show the identity as 24 words to write on paper, once, on\n"
+	 "                       the terminal only (never on stdout or in a log), then clear\n"
+	 "                       them from the screen. The words are the identity: whoever\n"
+	 "                       has them can be you to your buddies. buddy restore\n"
+	 "                       --paper-key brings the identity back, not the "
+	 "journal.\n" HOME_NOTE},
 	{"unlock", cmd_unlock, "unlock the journal in the running daemon",
 	 "Usage: buddy unlock [--passphrase-file F]\n"
 	 "\n"
@@ -281,6 +290,49 @@ const struct cli_cmd cli_commands[] = {
 	 "others may write is refused, as buddyd refuses it (chmod go-w).\n"
 	 "After set or unset, a buddyd running for the home is asked to reload the file\n"
 	 "(as on SIGHUP) and the keys that changed are printed. An unknown KEY exits with 6.\n"},
+	{"backup", cmd_backup, "write an encrypted backup of your identity and journal",
+	 "Usage: buddy backup FILE [--passphrase-file F] [--kdf LEVEL] [--force]\n"
+	 "\n"
+	 "Writes a backup of your identity, your journal (everything in it: commitments,\n"
+	 "entries, buddies, what they shared with you, the inbox) and your config to FILE\n"
+	 "(mode 0600; - for standard output), encrypted under a backup passphrase, asked twice\n"
+	 "(it may differ from the journal's). buddyd makes it while the journal is unlocked,\n"
+	 "without stopping: the journal as it is on disk when the backup starts. FILE appears\n"
+	 "whole or not at all, and an existing FILE is kept unless --force.\n"
+	 "The backup is only as strong as its passphrase: choose a long one, and keep it apart\n"
+	 "from the file. Format: proto/BACKUP.md.\n"
+	 "\n"
+	 "  --passphrase-file F  read the backup passphrase from F (one line)\n"
+	 "  --kdf LEVEL          Argon2id cost: interactive, moderate (default) or sensitive\n"
+	 "                       (1 GiB and a few seconds, to make and to restore)\n"
+	 "  --force              replace FILE if it exists\n"},
+	{"restore", cmd_restore, "make a new home from a backup or a paper key",
+	 "Usage: buddy restore FILE [--passphrase-file F] [--new-passphrase-file F |\n"
+	 "                      --no-passphrase] [--kdf LEVEL]\n"
+	 "       buddy restore FILE --check [--passphrase-file F]\n"
+	 "       buddy restore --paper-key [--new-passphrase-file F | --no-passphrase]\n"
+	 "                     [--kdf LEVEL]\n"
+	 "\n"
+	 "Makes a new buddy home from a backup FILE (- for standard input), as on a new\n"
+	 "machine; no daemon runs meanwhile. Refuses when the home exists. Asks the backup's\n"
+	 "passphrase, checks every byte of the backup and every record of its journal, then a\n"
+	 "new passphrase for this machine (twice), and moves the home into place only when all\n"
+	 "is done: a wrong passphrase (exit 5) or a damaged file (exit 8) leaves nothing.\n"
+	 "Then start buddyd: your buddies reconnect by themselves, without pairing again.\n"
+	 "Entries made after the backup are not in it (what you shared of them stays with your\n"
+	 "buddies). Do not run the old machine's buddyd with the same identity any more.\n"
+	 "--check only checks FILE (it writes no home, and a home may exist).\n"
+	 "\n"
+	 "--paper-key reads the 24 words of a paper key (buddy init --paper-key) from the\n"
+	 "terminal, or from standard input when it is not one, and makes a home with that\n"
+	 "identity (the same fingerprint and safety numbers) and an empty journal. Only the\n"
+	 "identity comes back: to reconnect, each buddy revokes you and you pair again.\n"
+	 "\n"
+	 "  --passphrase-file F      the backup's passphrase from F (one line)\n"
+	 "  --new-passphrase-file F  the new home's passphrase from F\n"
+	 "  --no-passphrase          no passphrase for the new home (file permissions only)\n"
+	 "  --kdf LEVEL              Argon2id cost for the new home: interactive, moderate\n"
+	 "                           (default) or sensitive\n" HOME_NOTE},
 	{"help", cmd_help, "show help for a command",
 	 "Usage: buddy help [COMMAND]\n"
 	 "       buddy help --commands | --scdoc\n"

@@ -41,7 +41,9 @@ void cli_print_scdoc(FILE *f)
 	      "A first day: *buddy init*, start *buddyd*, *buddy commit add run \"Run 3 times a "
 	      "week\" --weekly 3*, *buddy checkin run --done*. To pair, one of you runs *buddy "
 	      "invite* and the other *buddy accept* with the code; compare safety numbers with "
-	      "*buddy verify*; then *buddy share run --with NAME*.\n\n"
+	      "*buddy verify*; then *buddy share run --with NAME*. To move to a new machine: "
+	      "*buddy backup FILE* here, *buddy restore FILE* there; your buddies reconnect by "
+	      "themselves.\n\n"
 	      "Every command has *--help*, which prints the section below for it; every command "
 	      "that reads has *--json*.\n\n"
 	      "# COMMANDS\n\n",

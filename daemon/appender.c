@@ -32,6 +32,8 @@ struct buddy_appender {
 	uv_work_t work;
 	void (*idle_cb)(void *);
 	void *idle_arg;
+	void (*quiet_cb)(void *); /* buddy_appender_quiesce: no write in flight */
+	void *quiet_arg;
 };
 
 static int waiters_push(struct waiters *w, buddy_append_cb cb, void *arg)
@@ -124,6 +126,13 @@ static void write_done(uv_work_t *w, int uvstatus)
 		waiters_fire(&a->inflight, 0);
 		kick(a);
 	}
+	/* before maybe_idle, whose waiter may free the appender; held, so kick started nothing */
+	if (a->quiet_cb && !a->busy) {
+		void (*cb)(void *) = a->quiet_cb;
+
+		a->quiet_cb = NULL;
+		cb(a->quiet_arg);
+	}
 	maybe_idle(a);
 }
 
@@ -177,6 +186,20 @@ int buddy_appender_append(struct buddy_appender *a, const uint8_t *rec, size_t l
 		return rc;
 	}
 	kick(a);
+	return 0;
+}
+
+int buddy_appender_quiesce(struct buddy_appender *a, void (*cb)(void *), void *arg)
+{
+	if (a->quiet_cb)
+		return BUDDY_E_BUSY;
+	a->held++;
+	if (!a->busy) {
+		cb(arg);
+		return 0;
+	}
+	a->quiet_cb = cb;
+	a->quiet_arg = arg;
 	return 0;
 }
 

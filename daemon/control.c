@@ -758,5 +758,8 @@ const struct ctl_method ctl_methods[] = {
 	{"pause", ctl_pause, true},
 	{"inbox", ctl_inbox, true},
 	{"inbox.read", ctl_inbox_read, true},
+	{"backup.start", ctl_backup_start, true},
+	{"backup.read", ctl_backup_read, true},
+	{"backup.end", ctl_backup_end, true},
 	{NULL, NULL, false},
 };

@@ -54,6 +54,11 @@ void ctl_event_words(struct buddyd *d, const struct buddy_event *ev, const char 
 /* ctl_config.c */
 void ctl_config_reload(struct buddyd *d, struct ctl_req *r, const msgpack_object *p);
 
+/* ctl_backup.c */
+void ctl_backup_start(struct buddyd *d, struct ctl_req *r, const msgpack_object *p);
+void ctl_backup_read(struct buddyd *d, struct ctl_req *r, const msgpack_object *p);
+void ctl_backup_end(struct buddyd *d, struct ctl_req *r, const msgpack_object *p);
+
 /* control.c */
 void ctl_watch(struct buddyd *d, struct ctl_req *r, const msgpack_object *p);
 

@@ -2,7 +2,10 @@
 #include "buddy/home.h"
 #include "buddy/error.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -126,5 +129,182 @@ int buddy_home_check(const struct buddy_home *h, char *why, size_t whylen)
 	rc = check_one(h->journal, 1, why, whylen);
 	if (rc == BUDDY_E_NOTFOUND && mkdir(h->journal, 0700) == 0)
 		rc = 0;
+	return rc;
+}
+
+/* ---- a home built beside its place (`buddy restore`) ---- */
+
+static int set_paths(struct buddy_home *h, const char *dir)
+{
+	memset(h, 0, sizeof(*h));
+	if (snprintf(h->dir, sizeof(h->dir), "%s", dir) >= (int)sizeof(h->dir) ||
+	    join(h->keys, sizeof(h->keys), dir, "keys") ||
+	    join(h->journal, sizeof(h->journal), dir, "journal") ||
+	    join(h->lock, sizeof(h->lock), dir, "buddyd.lock"))
+		return BUDDY_E_INVALID;
+	return 0;
+}
+
+int buddy_home_stage(const struct buddy_home *h, struct buddy_home *staged)
+{
+	char parent[BUDDY_PATH_MAX], tmpl[BUDDY_PATH_MAX];
+	const char *slash = strrchr(h->dir, '/');
+	size_t plen;
+	int rc;
+
+	if (!slash || !slash[1])
+		return BUDDY_E_INVALID;
+	plen = slash == h->dir ? 1 : (size_t)(slash - h->dir);
+	memcpy(parent, h->dir, plen);
+	parent[plen] = 0;
+	rc = mkdir_p(parent);
+	if (rc)
+		return rc;
+	if (snprintf(tmpl, sizeof(tmpl), "%.*s/.%s.restore-XXXXXX", (int)(slash - h->dir), h->dir,
+		     slash + 1) >= (int)sizeof(tmpl))
+		return BUDDY_E_INVALID;
+	/* mkdtemp makes it 0700, whatever the umask */
+	if (!mkdtemp(tmpl))
+		return buddy_err_from_errno(errno);
+	rc = set_paths(staged, tmpl);
+	if (rc == 0 && mkdir(staged->journal, 0700))
+		rc = buddy_err_from_errno(errno);
+	if (rc)
+		rmdir(tmpl);
+	return rc;
+}
+
+static int remove_files_in(const char *dir)
+{
+	struct dirent *e;
+	char path[BUDDY_PATH_MAX];
+	DIR *dp = opendir(dir);
+
+	if (!dp)
+		return errno == ENOENT ? 0 : BUDDY_E_IO;
+	while ((e = readdir(dp)))
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") &&
+		    snprintf(path, sizeof(path), "%s/%s", dir, e->d_name) < (int)sizeof(path))
+			unlink(path);
+	closedir(dp);
+	return 0;
+}
+
+void buddy_home_unstage(const struct buddy_home *staged)
+{
+	if (!staged->dir[0])
+		return;
+	/* only what restore writes is in there: files, and the journal directory of files */
+	remove_files_in(staged->journal);
+	rmdir(staged->journal);
+	remove_files_in(staged->dir);
+	rmdir(staged->dir);
+}
+
+static int fsync_path(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc = 0;
+
+	if (fd < 0)
+		return buddy_err_from_errno(errno);
+	if (fsync(fd) && errno != EINVAL)
+		rc = buddy_err_from_errno(errno);
+	close(fd);
+	return rc;
+}
+
+static int parent_of(const char *path, char *out, size_t n)
+{
+	const char *slash = strrchr(path, '/');
+	size_t len = !slash ? 0 : slash == path ? 1 : (size_t)(slash - path);
+
+	if (!slash || len >= n)
+		return BUDDY_E_INVALID;
+	memcpy(out, path, len);
+	out[len] = 0;
+	return 0;
+}
+
+/* Whether dir is empty, or holds nothing but what a daemon that never started leaves there. */
+static int only_leftovers(const char *dir, bool *journal)
+{
+	static const char *const ok[] = {"buddyd.log", "buddyd.log.old", "buddyd.lock",
+					 "buddyd.sock", "journal"};
+	char path[BUDDY_PATH_MAX + 16];
+	struct dirent *e;
+	DIR *dp = opendir(dir);
+	bool found;
+
+	*journal = false;
+	if (!dp)
+		return buddy_err_from_errno(errno);
+	while ((e = readdir(dp))) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		found = false;
+		for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
+			found |= strcmp(e->d_name, ok[i]) == 0;
+		if (!found) {
+			closedir(dp);
+			return BUDDY_E_EXISTS;
+		}
+		if (strcmp(e->d_name, "journal") == 0)
+			*journal = true;
+	}
+	closedir(dp);
+	/* an empty journal/ may go; one with files is another journal */
+	snprintf(path, sizeof(path), "%s/journal", dir);
+	if (*journal && rmdir(path))
+		return BUDDY_E_EXISTS;
+	return 0;
+}
+
+int buddy_home_install(const struct buddy_home *staged, const struct buddy_home *h)
+{
+	char parent[BUDDY_PATH_MAX], from[BUDDY_PATH_MAX + 16], to[BUDDY_PATH_MAX + 16];
+	struct stat st;
+	bool had_journal, has_config;
+	int rc;
+
+	rc = parent_of(h->dir, parent, sizeof(parent));
+	if (rc)
+		return rc;
+	if (lstat(h->keys, &st) == 0)
+		return BUDDY_E_EXISTS;
+	/* the usual case: no home there yet (or an empty directory): one rename */
+	if (rename(staged->dir, h->dir) == 0)
+		return fsync_path(parent);
+	if (errno != EEXIST && errno != ENOTEMPTY)
+		return buddy_err_from_errno(errno);
+	/* a directory with a daemon's leftovers: move the parts in, the key file last, since a
+	 * key file is what makes a home (an interruption before it leaves none) */
+	rc = only_leftovers(h->dir, &had_journal);
+	if (rc)
+		return rc;
+	if (chmod(h->dir, 0700))
+		return buddy_err_from_errno(errno);
+	if (rename(staged->journal, h->journal)) {
+		rc = buddy_err_from_errno(errno);
+		if (had_journal)
+			mkdir(h->journal, 0700);
+		return rc;
+	}
+	snprintf(from, sizeof(from), "%s/config", staged->dir);
+	snprintf(to, sizeof(to), "%s/config", h->dir);
+	has_config = lstat(from, &st) == 0;
+	if ((has_config && rename(from, to)) || rename(staged->keys, h->keys)) {
+		rc = buddy_err_from_errno(errno);
+		/* put everything back where it was: the staged home is whole again */
+		if (has_config)
+			(void)rename(to, from);
+		(void)rename(h->journal, staged->journal);
+		if (had_journal)
+			mkdir(h->journal, 0700);
+		return rc;
+	}
+	rmdir(staged->dir);
+	rc = fsync_path(h->dir);
+	if (rc == 0)
+		rc = fsync_path(parent);
 	return rc;
 }

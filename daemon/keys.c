@@ -624,12 +624,67 @@ static int write_new_file(const char *path, const msgpack_sbuffer *sb)
 	return ret;
 }
 
+int buddy_secrets_from(const uint8_t seed[32], const uint8_t data_key[BUDDY_DATA_KEY_BYTES],
+		       struct buddy_secrets **out)
+{
+	struct buddy_secrets *s = sodium_malloc(sizeof(*s));
+
+	if (!s)
+		return BUDDY_E_NOMEM;
+	crypto_sign_seed_keypair(s->sign_pk, s->sign_sk, seed);
+	memcpy(s->data_key, data_key, BUDDY_DATA_KEY_BYTES);
+	*out = s;
+	return 0;
+}
+
+int buddy_kdf_level_limits(enum buddy_kdf_level lvl, uint64_t *ops, uint64_t *mem)
+{
+	if (lvl < BUDDY_KDF_INTERACTIVE || lvl > BUDDY_KDF_SENSITIVE)
+		return BUDDY_E_INVALID;
+	*ops = kdf_levels[lvl].ops;
+	*mem = kdf_levels[lvl].mem;
+	return 0;
+}
+
+int buddy_keys_create_with(const char *path, const struct buddy_secrets *s, const char *pass,
+			   size_t passlen, enum buddy_kdf_level lvl)
+{
+	struct buddy_keyfile kf;
+	msgpack_sbuffer sb;
+	struct stat st;
+	int ret;
+
+	if (!path || !s)
+		return BUDDY_E_INVALID;
+	ret = check_pass(pass, passlen, lvl);
+	if (ret)
+		return ret;
+	/* Fail fast, before seconds of Argon2id; O_EXCL below is the real guard. */
+	if (lstat(path, &st) == 0)
+		return BUDDY_E_EXISTS;
+	msgpack_sbuffer_init(&sb);
+	ret = seal(&kf, s, pass, passlen, lvl);
+	if (ret)
+		goto out;
+	ret = encode(&kf, &sb);
+	if (ret)
+		goto out;
+	ret = write_new_file(path, &sb);
+	if (ret)
+		goto out;
+	ret = fsync_parent(path);
+	if (ret)
+		/* The caller sees a failure, so leave no key file it does not know about. */
+		unlink(path);
+out:
+	msgpack_sbuffer_destroy(&sb);
+	return ret;
+}
+
 int buddy_keys_create(const char *path, const char *pass, size_t passlen, enum buddy_kdf_level lvl,
 		      struct buddy_secrets **out)
 {
 	struct buddy_secrets *s = NULL;
-	struct buddy_keyfile kf;
-	msgpack_sbuffer sb;
 	uint8_t *plain = NULL;
 	struct stat st;
 	int ret;
@@ -643,38 +698,21 @@ int buddy_keys_create(const char *path, const char *pass, size_t passlen, enum b
 	if (lstat(path, &st) == 0)
 		return BUDDY_E_EXISTS;
 
-	msgpack_sbuffer_init(&sb);
 	plain = sodium_malloc(PLAIN_BYTES);
-	s = sodium_malloc(sizeof(*s));
-	if (!plain || !s) {
-		ret = BUDDY_E_NOMEM;
-		goto out;
-	}
+	if (!plain)
+		return BUDDY_E_NOMEM;
 	randombytes_buf(plain, PLAIN_BYTES);
-	crypto_sign_seed_keypair(s->sign_pk, s->sign_sk, plain);
-	memcpy(s->data_key, plain + SEED_BYTES, BUDDY_DATA_KEY_BYTES);
-
-	ret = seal(&kf, s, pass, passlen, lvl);
+	ret = buddy_secrets_from(plain, plain + SEED_BYTES, &s);
 	if (ret)
 		goto out;
-	ret = encode(&kf, &sb);
+	ret = buddy_keys_create_with(path, s, pass, passlen, lvl);
 	if (ret)
 		goto out;
-	ret = write_new_file(path, &sb);
-	if (ret)
-		goto out;
-	ret = fsync_parent(path);
-	if (ret) {
-		/* The caller sees a failure, so leave no key file it does not know about. */
-		unlink(path);
-		goto out;
-	}
 	if (out) {
 		*out = s;
 		s = NULL;
 	}
 out:
-	msgpack_sbuffer_destroy(&sb);
 	buddy_secrets_free(s);
 	sodium_free(plain);
 	return ret;

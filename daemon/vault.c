@@ -304,6 +304,7 @@ static void on_append_fail(void *owner, int status)
 
 void buddyd_close_vault(struct buddyd *d)
 {
+	buddyd_backup_stop(d); /* it holds copies of the secrets */
 	buddyd_pairing_stop(d);
 	buddyd_deadlines_stop(d);
 	buddyd_notify_stop(d);

@@ -45,7 +45,7 @@ _buddy() {
 		commit) words="add list show archive" ;;
 		inbox) words="read" ;;
 		help) words=$("$bin" help --commands 2>/dev/null) ;;
-		import) mapfile -t COMPREPLY < <(compgen -f -- "$cur"); return ;;
+		import | backup | restore) mapfile -t COMPREPLY < <(compgen -f -- "$cur"); return ;;
 		*) return ;;
 		esac
 		mapfile -t COMPREPLY < <(compgen -W "$words" -- "$cur")

@@ -31,6 +31,13 @@ int buddy_appender_append(struct buddy_appender *a, const uint8_t *rec, size_t l
 void buddy_appender_hold(struct buddy_appender *a);
 void buddy_appender_release(struct buddy_appender *a);
 
+/* Holds appends (as buddy_appender_hold) and runs cb(arg) on the loop thread once no batch is
+ * being written: at once when none is, else when the write in flight ends (also when it
+ * failed: the owner's failure hook has run by then). From then until buddy_appender_release the
+ * store's files hold exactly its durable records, so they can be copied as they are (a
+ * backup). One waiter at a time: BUDDY_E_BUSY. cb must not free the appender. */
+int buddy_appender_quiesce(struct buddy_appender *a, void (*cb)(void *), void *arg);
+
 /* Fails every queued append now (as a failed write would: owner hook, then callbacks), for a
  * caller that cannot finish what it staged while holding. Not from inside a callback. */
 void buddy_appender_fail(struct buddy_appender *a, int status);

@@ -33,6 +33,7 @@ struct online_wait;
 struct sync_peer;
 struct deadlines;
 struct buddyd_discovery;
+struct buddyd_backup;
 
 struct buddyd {
 	uv_loop_t *loop;
@@ -66,6 +67,7 @@ struct buddyd {
 	struct buddyd_notify *notify; /* notify.c: where live events go, while unlocked */
 	struct buddyd_discovery *discovery; /* discovery.c: LAN beacons, while the peers run */
 	struct buddy_config config;	    /* $BUDDY_HOME/config, read at start and on reload */
+	struct buddyd_backup *backup;	    /* ctl_backup.c: the backup being made, if any */
 	bool stopping;
 	uint64_t started_ms;
 };
@@ -135,6 +137,9 @@ struct buddyd_config_changes {
 };
 int buddyd_config_reload(struct buddyd *d, struct buddyd_config_changes *ch, char *err,
 			 size_t errlen);
+
+/* ctl_backup.c: ends the backup in progress and wipes its secrets (the journal is closing). */
+void buddyd_backup_stop(struct buddyd *d);
 
 /* Closes the journal and wipes keys right away; for shutdown after the appender is idle. */
 void buddyd_close_vault(struct buddyd *d);

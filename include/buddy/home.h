@@ -28,4 +28,19 @@ int buddy_home_create(const struct buddy_home *h);
  * and the fix in why); BUDDY_E_NOTFOUND when there is no key file (not initialised). */
 int buddy_home_check(const struct buddy_home *h, char *why, size_t whylen);
 
+/* `buddy restore` builds the home beside its place and moves it there only when complete, so
+ * a failure leaves nothing half-written. buddy_home_stage makes the directory
+ * "PARENT/.NAME.restore-XXXXXX" (0700; PARENT made 0700 as needed) with its journal/ (0700),
+ * and fills in its paths (not sock). */
+int buddy_home_stage(const struct buddy_home *h, struct buddy_home *staged);
+
+/* Moves a staged home to h: one rename when h->dir does not exist or is an empty directory;
+ * when it holds only what a daemon that could not start leaves (buddyd.log, buddyd.lock,
+ * buddyd.sock, an empty journal/), the journal, config and key file are moved in, the key file
+ * last. BUDDY_E_EXISTS, and nothing moved, when h->dir has a key file or anything else. */
+int buddy_home_install(const struct buddy_home *staged, const struct buddy_home *h);
+
+/* Removes a staged home and the files in it (a failed restore). */
+void buddy_home_unstage(const struct buddy_home *staged);
+
 #endif

@@ -49,6 +49,18 @@ int buddy_kdf_level_parse(const char *s, enum buddy_kdf_level *out);
 int buddy_keys_create(const char *path, const char *pass, size_t passlen, enum buddy_kdf_level lvl,
 		      struct buddy_secrets **out);
 
+/* Writes a new key file at path (as buddy_keys_create: 0600, never overwriting) holding the
+ * given identity and data key: `buddy restore` seals what a backup or a paper key brought. */
+int buddy_keys_create_with(const char *path, const struct buddy_secrets *s, const char *pass,
+			   size_t passlen, enum buddy_kdf_level lvl);
+
+/* Secrets (sodium_malloc'd) from an Ed25519 seed and a data key. */
+int buddy_secrets_from(const uint8_t seed[32], const uint8_t data_key[BUDDY_DATA_KEY_BYTES],
+		       struct buddy_secrets **out);
+
+/* The Argon2id opslimit and memlimit of a level (not BUDDY_KDF_NONE). */
+int buddy_kdf_level_limits(enum buddy_kdf_level lvl, uint64_t *ops, uint64_t *mem);
+
 /* Reads and checks the shape of the key file; no secret is touched. */
 int buddy_keys_load(const char *path, struct buddy_keyfile *kf);
 
