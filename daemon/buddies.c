@@ -4,6 +4,7 @@
 #include "buddy/mp.h"
 #include "buddy/peer_wire.h"
 #include "buddy/text.h"
+#include "pkindex.h"
 
 #include <sodium.h>
 #include <stdlib.h>
@@ -12,6 +13,7 @@
 struct buddy_buddies {
 	struct buddy_buddy *v;
 	size_t n, cap;
+	struct pkix ix; /* v by key */
 	struct buddy_invite_rec *inv;
 	size_t ninv, capinv;
 };
@@ -29,6 +31,7 @@ void buddy_buddies_free(struct buddy_buddies *b)
 		sodium_memzero(b->inv, b->capinv * sizeof(*b->inv));
 	free(b->inv);
 	free(b->v);
+	pkix_free(&b->ix);
 	free(b);
 }
 
@@ -42,14 +45,16 @@ struct buddy_buddy *buddy_buddies_at(struct buddy_buddies *b, size_t i)
 	return i < b->n ? &b->v[i] : NULL;
 }
 
-/* Public keys: a plain compare is fine (nothing secret to time), and this runs on every
- * handshake. */
+static const uint8_t *buddy_key(const void *r)
+{
+	return ((const struct buddy_buddy *)r)->pk;
+}
+
+/* Public keys: a plain compare is fine (nothing secret to time), and this runs several times
+ * on every handshake: through the index, not a scan of every buddy. */
 struct buddy_buddy *buddy_buddies_by_pk(struct buddy_buddies *b, const uint8_t pk[32])
 {
-	for (size_t i = 0; i < b->n; i++)
-		if (memcmp(b->v[i].pk, pk, 32) == 0)
-			return &b->v[i];
-	return NULL;
+	return pkix_get(&b->ix, pk, buddy_key);
 }
 
 struct buddy_buddy *buddy_buddies_by_name(struct buddy_buddies *b, const char *name)
@@ -110,14 +115,22 @@ static int apply_add(struct buddy_buddies *b, int64_t written, const msgpack_obj
 		return 0;
 	}
 	if (b->n == b->cap) {
+		/* a new array, not realloc: the index follows the buddies from the old one */
 		size_t ncap = b->cap ? b->cap * 2 : 8;
-		struct buddy_buddy *nv = realloc(b->v, ncap * sizeof(*nv));
+		struct buddy_buddy *nv = malloc(ncap * sizeof(*nv));
 		if (!nv)
 			return BUDDY_E_NOMEM;
+		if (b->n)
+			memcpy(nv, b->v, b->n * sizeof(*nv));
+		pkix_rebase(&b->ix, b->v, nv);
+		free(b->v);
 		b->v = nv;
 		b->cap = ncap;
 	}
-	b->v[b->n++] = nb;
+	b->v[b->n] = nb;
+	if (pkix_put(&b->ix, &b->v[b->n], buddy_key))
+		return BUDDY_E_NOMEM;
+	b->n++;
 	return 0;
 }
 

@@ -349,7 +349,7 @@ static bool sync_pairs(struct buddyd_discovery *x)
 	struct buddy_buddies *bs = buddy_journal_buddies(x->d->journal);
 	const uint8_t *my_pk = x->d->secrets->sign_pk;
 	bool added = false;
-	size_t i;
+	size_t i, k = 0;
 
 	for (i = 0; i < x->npairs; i++)
 		x->pairs[i].seen = false;
@@ -360,9 +360,18 @@ static bool sync_pairs(struct buddyd_discovery *x)
 
 		if (b->revoked)
 			continue;
-		p = pair_find(x, b->pk);
+		/* The pairs were made in the buddies' order, and stay in it until a revocation
+		 * moves one: try the next pair in that order before a search. A search for every
+		 * buddy made this N*N/2 compares, on every session up (pairing.c): ~300 us of the
+		 * ~480 us a handshake cost buddyd with 1,000 buddies and discovery on (bench_peer
+		 * with buddyd on 0.0.0.0; 270 us on loopback, where discovery is off). */
+		if (k < x->npairs && memcmp(x->pairs[k].pk, b->pk, 32) == 0)
+			p = &x->pairs[k];
+		else
+			p = pair_find(x, b->pk);
 		if (p) {
 			p->seen = true;
+			k = (size_t)(p - x->pairs) + 1;
 			continue;
 		}
 		/* out of memory: this buddy waits for the next round; go on, so the pairs of the

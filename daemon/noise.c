@@ -115,8 +115,14 @@ struct buddy_noise_cs {
  * sodium_free the reverse plus a TLB shootdown on every core the process runs on: profiled on a
  * daemon serving handshakes, that kernel work was close to a third of its time. So freed blocks
  * of these two fixed sizes are wiped and kept (up to POOL_MAX each) for the next handshake: the
- * memory stays guarded and locked, and holds nothing between uses. */
-#define POOL_MAX 64
+ * memory stays guarded and locked, and holds nothing between uses.
+ *
+ * A pool never holds more blocks than were once in use together. 64 kept the handshake states
+ * (at most BUDDY_PEER_UNAUTH_MAX in flight) but not the cipher states, two per session: a
+ * daemon serving 64 handshakes at once (tests/bench/bench_peer.c) still made ~0.25 sodium_malloc
+ * and sodium_free a handshake (perf probe), as its session count swung past 32 between loop
+ * turns. 256 cipher states are 128 sessions, at most 2 MiB kept after such a burst. */
+#define POOL_MAX 256
 
 struct pool {
 	void *free[POOL_MAX];
@@ -785,7 +791,9 @@ int buddy_noise_hs_new(const struct buddy_noise_params *p, struct buddy_noise_hs
 			goto bad;
 		memcpy(hs->s, p->local_static, DHLEN);
 		hs->has_s = true;
-		if (crypto_scalarmult_base(hs->s_pub, hs->s) != 0)
+		if (p->local_static_pub)
+			memcpy(hs->s_pub, p->local_static_pub, DHLEN);
+		else if (crypto_scalarmult_base(hs->s_pub, hs->s) != 0)
 			goto bad;
 	}
 	if (p->remote_static) {

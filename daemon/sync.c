@@ -11,6 +11,7 @@
 #include "buddy/peer.h"
 #include "buddy/post.h"
 #include "buddy/streams.h"
+#include "pkindex.h"
 
 #include <sodium.h>
 #include <stdlib.h>
@@ -85,12 +86,16 @@ static bool open_for_sync(const struct buddyd *d)
 	return d->state == BUDDYD_UNLOCKED && d->peer && d->secrets;
 }
 
+static const uint8_t *peer_key(const void *r)
+{
+	return ((const struct sync_peer *)r)->pk;
+}
+
+/* Through an index: a scan of d->sync ran on every session up and down and every message, and
+ * made handshakes slower with each buddy (pkindex.h). */
 static struct sync_peer *peer_find(struct buddyd *d, const uint8_t pk[32])
 {
-	for (struct sync_peer *sp = d->sync; sp; sp = sp->next)
-		if (memcmp(sp->pk, pk, 32) == 0)
-			return sp;
-	return NULL;
+	return d->sync_ix ? pkix_get(d->sync_ix, pk, peer_key) : NULL;
 }
 
 /* Made on first need. Nothing of this buddy's streams is in flight to disk then (every append
@@ -101,9 +106,15 @@ static struct sync_peer *peer_get(struct buddyd *d, const uint8_t pk[32])
 
 	if (sp)
 		return sp;
+	if (!d->sync_ix && !(d->sync_ix = calloc(1, sizeof(*d->sync_ix))))
+		return NULL;
 	if (!(sp = calloc(1, sizeof(*sp))))
 		return NULL;
 	memcpy(sp->pk, pk, 32);
+	if (pkix_put(d->sync_ix, sp, peer_key)) {
+		free(sp);
+		return NULL;
+	}
 	sp->in_durable = buddy_streams_in_head(streams(d), pk);
 	sp->out_ready = buddy_streams_out_head(streams(d), pk);
 	sp->delivered_rec = buddy_streams_delivered(streams(d), pk, NULL);
@@ -726,4 +737,8 @@ void buddyd_sync_stop(struct buddyd *d)
 		free(sp->pend);
 		free(sp);
 	}
+	if (d->sync_ix)
+		pkix_free(d->sync_ix);
+	free(d->sync_ix);
+	d->sync_ix = NULL;
 }

@@ -31,6 +31,7 @@ struct buddy_control;
 struct vault_job;
 struct online_wait;
 struct sync_peer;
+struct pkix;
 struct deadlines;
 struct buddyd_discovery;
 struct buddyd_backup;
@@ -63,6 +64,7 @@ struct buddyd {
 	uint64_t rec_appended;	      /* records appended since start, numbered in order ... */
 	uint64_t rec_durable;	      /* ... and the newest of them known to be on disk */
 	struct sync_peer *sync;	      /* sync.c: per-buddy stream state while unlocked */
+	struct pkix *sync_ix;	      /* sync.c: d->sync by buddy key */
 	struct deadlines *deadlines;  /* deadlines.c: the engine's timer while unlocked */
 	struct buddyd_notify *notify; /* notify.c: where live events go, while unlocked */
 	struct buddyd_discovery *discovery; /* discovery.c: LAN beacons, while the peers run */

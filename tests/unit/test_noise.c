@@ -263,6 +263,54 @@ static void test_xx_parties_learn_each_others_static_key_and_talk_both_ways(void
 	finish(&b);
 }
 
+/* A caller that passes its static public key along (computed once, not per handshake) makes
+ * the very same handshake; a public key that is not the private key's fails it, at the first
+ * message whose decryption depends on it. */
+static void test_xx_with_the_static_public_key_given(void **state)
+{
+	struct party a = {0}, b = {0};
+	struct buddy_noise_params prm = {
+		.role = BUDDY_NOISE_RESPONDER,
+		.prologue = (const uint8_t *)PROLOGUE,
+		.prologue_len = strlen(PROLOGUE),
+	};
+	uint8_t msg[256], got[PAYLOAD_MAX], wrong[KEY];
+	size_t n, m;
+
+	(void)state;
+	keypair(&a);
+	keypair(&b);
+	start(&a, NULL, BUDDY_NOISE_INITIATOR, NULL);
+	prm.local_static = b.sk;
+	prm.local_static_pub = b.pk;
+	assert_int_equal(buddy_noise_hs_new(&prm, &b.hs), 0);
+	run(&a, &b, 3);
+	assert_memory_equal(buddy_noise_remote_static(a.hs), b.pk, KEY);
+	assert_memory_equal(buddy_noise_remote_static(b.hs), a.pk, KEY);
+	split(&a);
+	split(&b);
+	send_transport(&a, &b, "same keys");
+	send_transport(&b, &a, "both ways");
+	finish(&a);
+	finish(&b);
+
+	/* a wrong public key: the initiator cannot decrypt message 1 (es) */
+	keypair(&a);
+	keypair(&b);
+	memcpy(wrong, b.pk, KEY);
+	wrong[0] ^= 1;
+	start(&a, NULL, BUDDY_NOISE_INITIATOR, NULL);
+	prm.local_static = b.sk;
+	prm.local_static_pub = wrong;
+	assert_int_equal(buddy_noise_hs_new(&prm, &b.hs), 0);
+	deliver(&a, &b, 0);
+	write_msg(&b, 1, msg, sizeof(msg), &n);
+	assert_reader_fails(buddy_noise_read_message(a.hs, msg, n, got, sizeof(got), &m));
+	assert_dead(&a);
+	finish(&a);
+	finish(&b);
+}
+
 /* Each handshake message, damaged at each byte (two different bit flips), cut short at each
  * length, or with a byte added. Messages 1 and 2 are authenticated, so their reader fails at
  * once. Message 0 of XX is not (an ephemeral key and a clear payload): the responder cannot tell,
@@ -722,6 +770,7 @@ int main(void)
 		cmocka_unit_test(test_vectors_replay_in_both_roles),
 		cmocka_unit_test(test_replay_fails_on_any_wrong_byte),
 		cmocka_unit_test(test_xx_parties_learn_each_others_static_key_and_talk_both_ways),
+		cmocka_unit_test(test_xx_with_the_static_public_key_given),
 		cmocka_unit_test(test_xx_damaged_handshake_message_fails_the_handshake),
 		cmocka_unit_test(test_wrong_turn_is_refused_without_side_effects),
 		cmocka_unit_test(test_transport_nonce_stops_before_2_64_minus_1_and_never_wraps),
