@@ -547,7 +547,9 @@ static int apply_restored(struct buddy_streams *s, struct buddy_buddies *bs,
 	for (size_t i = 0; i < nb; i++) {
 		const struct buddy_buddy *b = buddy_buddies_at(bs, i);
 
-		if (!b->revoked && (st = find(s, b->pk))) {
+		/* a stream still waiting since an earlier restore keeps that restore point:
+		 * nothing after it was ever sent, so the buddy may hold its own posts there */
+		if (!b->revoked && (st = find(s, b->pk)) && !st->pending) {
 			st->pending = true;
 			st->restored_head = out_head(st);
 		}
@@ -555,94 +557,108 @@ static int apply_restored(struct buddy_streams *s, struct buddy_buddies *bs,
 	return 0;
 }
 
-/* A rebase reads h, x and the optional p; e is the journal's (new entry ids). */
-struct rebase {
-	uint8_t pk[32];
-	uint64_t h;
-	const uint8_t *x;
-	const msgpack_object *posts; /* NULL: none */
-	size_t n;
-};
+static int encode_post(const struct buddy_post_head *h, const uint8_t *body, size_t body_len,
+		       uint8_t **bytes, size_t *len);
 
-static int read_rebase(const struct buddy_streams *s, struct buddy_buddies *bs,
-		       const msgpack_object *body, struct rebase *rb, struct stream **stp)
+/* Post st->out[i] re-encoded as post seq with prev: the same time, type and body, padded again
+ * (PROTOCOL.md 15.11). Deterministic, so a replay derives the same bytes as the live rebase. */
+static int renumber_post(const struct out_post *op, uint64_t seq, const uint8_t prev[32],
+			 struct out_post *np)
 {
-	const msgpack_object *p = buddy_mp_get(body, "p");
-	struct stream *st;
-	uint64_t e, first;
-	size_t len;
+	struct buddy_post_head ph;
+	const msgpack_object *body;
+	msgpack_unpacked u;
+	msgpack_sbuffer bb;
+	msgpack_packer bp;
+	int rc;
 
-	memset(rb, 0, sizeof(*rb));
-	if (get_buddy(body, "b", bs, true, rb->pk) ||
-	    buddy_mp_uint(buddy_mp_get(body, "h"), &rb->h) ||
-	    buddy_mp_bin(buddy_mp_get(body, "x"), BUDDY_POST_HASH_BYTES, &rb->x, &len) ||
-	    len != BUDDY_POST_HASH_BYTES || buddy_mp_uint(buddy_mp_get(body, "e"), &e))
-		return BUDDY_E_CORRUPT;
-	if (p && get_posts(body, &rb->posts, &rb->n))
-		return BUDDY_E_CORRUPT;
-	st = find(s, rb->pk);
-	if (!st || !st->pending || rb->h > BUDDY_REBASE_SEQ_MAX)
-		return BUDDY_E_CORRUPT;
-	if (rb->h <= st->restored_head) {
-		/* the buddy holds nothing past the restore: my stream stands as it is */
-		if (rb->posts || rb->h > out_head(st))
-			return BUDDY_E_CORRUPT;
-	} else {
-		/* the posts made since the restore, renumbered to follow the buddy's head */
-		if (out_head(st) - st->restored_head != (rb->posts ? rb->n : 0))
-			return BUDDY_E_CORRUPT;
-		if (rb->posts && check_chain(rb->posts, rb->n, rb->h + 1, rb->x, NULL, &first))
-			return BUDDY_E_CORRUPT;
+	msgpack_unpacked_init(&u);
+	msgpack_sbuffer_init(&bb);
+	rc = buddy_post_decode(op->bytes, op->len, &u, &ph, &body) ? BUDDY_E_CORRUPT : 0;
+	/* room for any body up front: a realloc would leave a copy we cannot wipe */
+	if (rc == 0 && !(bb.data = malloc(POST_BUF_SIZE)))
+		rc = BUDDY_E_NOMEM;
+	if (rc == 0) {
+		bb.alloc = POST_BUF_SIZE;
+		msgpack_packer_init(&bp, &bb, msgpack_sbuffer_write);
+		if (msgpack_pack_object(&bp, *body))
+			rc = BUDDY_E_NOMEM;
 	}
-	*stp = st;
-	return 0;
+	if (rc == 0) {
+		ph.seq = seq;
+		memcpy(ph.prev, prev, sizeof(ph.prev));
+		rc = encode_post(&ph, (const uint8_t *)bb.data, bb.size, &np->bytes, &np->len);
+	}
+	if (rc == 0)
+		buddy_post_hash(np->bytes, np->len, np->hash);
+	if (bb.data)
+		sodium_memzero(bb.data, bb.alloc);
+	msgpack_sbuffer_destroy(&bb);
+	msgpack_unpacked_destroy(&u);
+	return rc;
 }
 
+/* Type 36 {b, h, x, e}: b an active buddy whose stream waits; h at most BUDDY_REBASE_SEQ_MAX;
+ * h at or below the restore point: at most my head (the stream stands); above it: my posts
+ * since the restore are renumbered to follow (h, x), derived here rather than stored, so no
+ * count or size of them can keep a stream from settling. e is the journal's. */
 static int apply_rebased(struct buddy_streams *s, struct buddy_buddies *bs, int64_t written,
 			 const msgpack_object *body)
 {
+	uint8_t pk[32], prev[BUDDY_POST_HASH_BYTES];
 	struct out_post *np = NULL;
+	const uint8_t *x;
 	struct stream *st;
-	struct rebase rb;
-	int rc;
+	uint64_t h, e;
+	size_t len, n;
+	int rc = 0;
 
-	if ((rc = read_rebase(s, bs, body, &rb, &st)))
-		return rc;
-	if (rb.h <= st->restored_head) {
+	if (get_buddy(body, "b", bs, true, pk) || buddy_mp_uint(buddy_mp_get(body, "h"), &h) ||
+	    buddy_mp_bin(buddy_mp_get(body, "x"), BUDDY_POST_HASH_BYTES, &x, &len) ||
+	    len != BUDDY_POST_HASH_BYTES || buddy_mp_uint(buddy_mp_get(body, "e"), &e))
+		return BUDDY_E_CORRUPT;
+	st = find(s, pk);
+	if (!st || !st->pending || h > BUDDY_REBASE_SEQ_MAX)
+		return BUDDY_E_CORRUPT;
+	if (h <= st->restored_head) {
+		/* the buddy holds nothing past the restore: my stream stands as it is */
+		if (h > out_head(st))
+			return BUDDY_E_CORRUPT;
 		st->pending = false;
 		return 0;
 	}
-	if (rb.n && !(np = calloc(rb.n, sizeof(*np))))
+	/* the posts made since the restore are the last n I hold */
+	n = (size_t)(out_head(st) - st->restored_head);
+	if (n && !(np = calloc(n, sizeof(*np))))
 		return BUDDY_E_NOMEM;
-	for (size_t i = 0; i < rb.n; i++) {
-		const msgpack_object *o = &rb.posts[i];
-
-		if (!(np[i].bytes = malloc(o->via.bin.size))) {
-			for (size_t k = 0; k < i; k++)
-				wipe_free(np[k].bytes, np[k].len);
-			free(np);
-			return BUDDY_E_NOMEM;
-		}
-		np[i].len = o->via.bin.size;
-		memcpy(np[i].bytes, bin_ptr(o), np[i].len);
-		buddy_post_hash(np[i].bytes, np[i].len, np[i].hash);
+	memcpy(prev, x, sizeof(prev));
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		rc = renumber_post(&st->out[st->nout - n + i], h + 1 + i, prev, &np[i]);
+		if (rc == 0)
+			memcpy(prev, np[i].hash, sizeof(prev));
+	}
+	if (rc) {
+		for (size_t i = 0; i < n; i++)
+			wipe_free(np[i].bytes, np[i].len);
+		free(np);
+		return rc;
 	}
 	/* posts 1..h are the buddy's to hold now: what I had of them is dropped */
 	for (size_t i = 0; i < st->nout; i++)
 		wipe_free(st->out[i].bytes, st->out[i].len);
 	free(st->out);
 	st->out = np;
-	st->nout = st->capout = rb.n;
-	st->base = rb.h;
-	memcpy(st->base_hash, rb.x, BUDDY_POST_HASH_BYTES);
-	st->delivered = rb.h;
+	st->nout = st->capout = n;
+	st->base = h;
+	memcpy(st->base_hash, x, BUDDY_POST_HASH_BYTES);
+	st->delivered = h;
 	st->delivered_at = written;
 	memset(st->receipt, 0, sizeof(st->receipt));
 	st->pending = false;
 	/* the views learn each renumbered post's new seq (an entry's share moves to it) */
 	if (s->cb)
-		for (size_t i = 0; i < rb.n; i++)
-			s->cb(s->arg, true, st->pk, rb.h + 1 + i, written, np[i].bytes, np[i].len);
+		for (size_t i = 0; i < n; i++)
+			s->cb(s->arg, true, st->pk, h + 1 + i, written, np[i].bytes, np[i].len);
 	return 0;
 }
 
@@ -1052,76 +1068,21 @@ int buddy_streams_make_restored(msgpack_sbuffer *out, int64_t now, int64_t made)
 	return msgpack_pack_int64(&p, made);
 }
 
-/* Type 36 for buddy pk whose HEADS said (h, x): my posts made since the restore re-encoded to
- * follow h (same time, type and body; new seq, prev and padding). BUDDY_E_TOOBIG when they do
- * not fit in one record; BUDDY_E_INVALID when the stream is not waiting. */
+/* Type 36 for buddy pk whose HEADS said (h, x, e) while my stream to it waits since a restore;
+ * BUDDY_E_INVALID when it does not wait or h is past the limit. */
 int buddy_streams_make_rebased(msgpack_sbuffer *out, int64_t now, const struct buddy_streams *s,
 			       const uint8_t pk[32], uint64_t h, const uint8_t x[32], uint64_t e)
 {
 	const struct stream *st = find(s, pk);
-	size_t before = out->size, n;
-	uint8_t prev[BUDDY_POST_HASH_BYTES];
 	msgpack_packer p;
-	int rc = 0;
 
 	if (!st || !st->pending || h > BUDDY_REBASE_SEQ_MAX)
 		return BUDDY_E_INVALID;
-	n = h > st->restored_head ? (size_t)(out_head(st) - st->restored_head) : 0;
-	PK(buddy_mp_record_head(&p, out, BUDDY_REC_REBASED, now, n ? 5 : 4));
+	PK(buddy_mp_record_head(&p, out, BUDDY_REC_REBASED, now, 4));
 	PK(kv_bin(&p, "b", pk, 32));
 	PK(kv_uint(&p, "h", h));
 	PK(kv_bin(&p, "x", x, BUDDY_POST_HASH_BYTES));
-	PK(kv_uint(&p, "e", e));
-	if (n) {
-		PK(buddy_mp_pack_cstr(&p, "p"));
-		PK(msgpack_pack_array(&p, n));
-	}
-	memcpy(prev, x, sizeof(prev));
-	for (size_t i = 0; i < n && rc == 0; i++) {
-		const struct out_post *op = &st->out[st->nout - n + i];
-		struct buddy_post_head ph;
-		const msgpack_object *body;
-		msgpack_unpacked u;
-		msgpack_sbuffer bb;
-		uint8_t *bytes = NULL;
-		size_t len = 0;
-
-		msgpack_unpacked_init(&u);
-		msgpack_sbuffer_init(&bb);
-		rc = buddy_post_decode(op->bytes, op->len, &u, &ph, &body) ? BUDDY_E_INTERNAL : 0;
-		if (rc == 0) {
-			msgpack_packer bp;
-
-			/* room for any body up front: a realloc would leave a copy we cannot
-			 * wipe (see POST_BUF_SIZE) */
-			if (!(bb.data = malloc(POST_BUF_SIZE)))
-				rc = BUDDY_E_NOMEM;
-			else
-				bb.alloc = POST_BUF_SIZE;
-			msgpack_packer_init(&bp, &bb, msgpack_sbuffer_write);
-			if (rc == 0 && msgpack_pack_object(&bp, *body))
-				rc = BUDDY_E_NOMEM;
-		}
-		if (rc == 0) {
-			ph.seq = h + 1 + i;
-			memcpy(ph.prev, prev, sizeof(prev));
-			rc = encode_post(&ph, (const uint8_t *)bb.data, bb.size, &bytes, &len);
-		}
-		if (rc == 0) {
-			buddy_post_hash(bytes, len, prev);
-			rc = buddy_mp_pack_bin(&p, bytes, len) ? BUDDY_E_NOMEM : 0;
-		}
-		wipe_free(bytes, len);
-		if (bb.data)
-			sodium_memzero(bb.data, bb.alloc);
-		msgpack_sbuffer_destroy(&bb);
-		msgpack_unpacked_destroy(&u);
-	}
-	if (rc == 0 && out->size - before > BUDDY_STORE_RECORD_MAX)
-		rc = BUDDY_E_TOOBIG;
-	if (rc)
-		out->size = before;
-	return rc;
+	return kv_uint(&p, "e", e);
 }
 
 /* ---- reading ----

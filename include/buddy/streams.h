@@ -24,9 +24,8 @@
 #define BUDDY_REC_DELIVERED 33 /* {b: pk, h: seq, r: receipt}: the buddy acknowledged up to h */
 #define BUDDY_REC_FORK	    34 /* {a: pk, h: seq, p: [post, ...], s: sig}: evidence, stream frozen */
 #define BUDDY_REC_ALERT	    35 /* {b: pk, k: kind, h: seq}: something a buddy sent was refused */
-#define BUDDY_REC_REBASED                                                                          \
-	36 /* {b: pk, h: seq, x: hash, e: uint, p?: [post, ...]}: after a restore */
-#define BUDDY_REC_RESTORED 43 /* {m: int}: the journal up to here came from a backup made at m */
+#define BUDDY_REC_REBASED   36 /* {b: pk, h: seq, x: hash, e: uint}: a restored stream settled */
+#define BUDDY_REC_RESTORED  43 /* {m: int}: the journal up to here came from a backup made at m */
 
 #define BUDDY_SHARES_MAX 4096 /* (commitment, buddy) pairs shared at once */
 /* A rebase adopts at most this seq from a buddy's HEADS: far above any stream a buddy keeps
@@ -99,7 +98,9 @@ int buddy_streams_make_restored(msgpack_sbuffer *out, int64_t now, int64_t made)
 /* Type 36, once buddy pk's HEADS (h, x) arrived for a stream waiting since a restore: settles
  * it, and when pk holds posts past the restore (h above the stream's head at the restore),
  * adopts h and x as posts I no longer hold and renumbers the posts made since the restore to
- * follow them. e: the highest entry id pk said it holds of mine (new entries go above it). */
+ * follow them (applying the record derives them: the record holds no posts, so no number or
+ * size of them can keep it from being written). e: the highest entry id pk said it holds of
+ * mine (new entries go above it). */
 int buddy_streams_make_rebased(msgpack_sbuffer *out, int64_t now, const struct buddy_streams *s,
 			       const uint8_t pk[32], uint64_t h, const uint8_t x[32], uint64_t e);
 

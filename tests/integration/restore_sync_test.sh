@@ -7,7 +7,9 @@
 #   3. alice checks in 4 more times (delivered to bob): the backup never sees them.
 #   4. alice's machine dies (kill -9); the backup is restored into a new home on a new port.
 #   5. bob is away; the restored alice checks in twice: her stream to bob is "restoring"
-#      (status says so), nothing may be sent (it would fork bob's copy).
+#      (status says so), nothing may be sent (it would fork bob's copy). Between the two, that
+#      machine is backed up and lost as well, and its backup restored: the stream keeps the
+#      first restore point.
 #   6. bob comes back: alice's restored daemon dials him without pairing again; his HEADS shows
 #      he holds posts past the backup; alice adopts his head and renumbers her 2 new posts.
 #   7. bob holds every shared check-in exactly once (3 + 4 + 2, then 1 more), each with its
@@ -102,10 +104,25 @@ expect_eq "$(pyjson "$S/status.alice2.json" 'd["fingerprint"]')" "$FP_OLD" \
 as alice2
 bud status
 expect_out_has "restored from a backup" "buddy status says the stream waits since the restore"
-for i in 1 2; do
-	bud checkin run --done "while-waiting-$i"
-	expect_rc 0 "restored alice checks in while-waiting-$i"
-done
+bud checkin run --done "while-waiting-1"
+expect_rc 0 "restored alice checks in while-waiting-1"
+# still waiting, this machine is backed up and lost too: the second restore must keep the
+# first restore point (nothing after it was sent), or while-waiting-1 would be lost or taken
+# for a fork
+bud backup "$S/alice2.bak" --passphrase-file "$BACKUP_PASS" --kdf interactive
+expect_rc 0 "the restored alice backs up while her stream to bob still waits"
+dkill9 alice2
+mv "$IT_TMP/alice2" "$IT_TMP/alice2-lost"
+use_home "$IT_TMP/alice2"
+bud restore "$S/alice2.bak" --passphrase-file "$BACKUP_PASS" --no-passphrase --kdf interactive
+expect_rc 0 "that backup is restored on a third machine"
+must_start alice2 "the twice-restored alice's buddyd starts"
+status_json alice2
+expect_eq "$(pyjson "$S/status.alice2.json" "$(sync_of bob)[\"restoring\"]")" true \
+	"status: the stream to bob still waits"
+as alice2
+bud checkin run --done "while-waiting-2"
+expect_rc 0 "the twice-restored alice checks in while-waiting-2"
 bud journal --json
 cp "$OUT" "$S/journal.alice2.json"
 NEW_IDS=$(pyjson "$S/journal.alice2.json" \
