@@ -7,6 +7,8 @@
 #include "buddy/daemon.h"
 #include "buddy/discovery.h"
 #include "buddy/error.h"
+#include "buddy/journal.h"
+#include "buddy/limits.h"
 #include "buddy/log.h"
 #include "buddy/peer.h"
 #include "buddy/post.h"
@@ -455,6 +457,13 @@ static void pump(struct buddyd *d, struct sync_peer *sp)
  * renumber what I posted since the restore to follow it (one type 36 record, applied at once,
  * sent once durable). At or before it, their x must be my post's, as always. Returns whether
  * the session may go on to send. */
+static uint64_t last_entry_id(const struct buddyd *d)
+{
+	size_t n = buddy_journal_nentries(d->journal);
+
+	return n ? buddy_journal_entry_at(d->journal, n - 1)->id : 0;
+}
+
 static bool settle_restored(struct buddyd *d, struct sync_peer *sp, uint64_t h, const uint8_t *x,
 			    uint64_t e)
 {
@@ -472,9 +481,12 @@ static bool settle_restored(struct buddyd *d, struct sync_peer *sp, uint64_t h, 
 	if (h > BUDDY_REBASE_SEQ_MAX)
 		return false;
 	msgpack_sbuffer_init(&rec);
-	/* an entry id past the limit is not one my daemon made: it moves nothing */
-	rc = buddy_streams_make_rebased(&rec, buddy_clock_now(), st, sp->pk, h, x,
-					e <= BUDDY_ENTRY_ID_MAX ? e : 0);
+	/* an entry id far above my newest is not one my lost machine made (it would have had to
+	 * write a million entries after the backup): it moves nothing, so a lying buddy cannot
+	 * push every later id of mine towards the limit */
+	if (e > BUDDY_ENTRY_ID_MAX || e > last_entry_id(d) + BUDDY_REBASE_E_SLACK)
+		e = 0;
+	rc = buddy_streams_make_rebased(&rec, buddy_clock_now(), st, sp->pk, h, x, e);
 	if (rc == 0)
 		rc = append_rec(d, &rec);
 	msgpack_sbuffer_destroy(&rec);

@@ -19,6 +19,8 @@
  * the lost machine may have made entries after the backup, and a buddy may hold them under
  * their ids; the buddy's HEADS (e) moves them further when that is not enough (15.11). */
 #define BUDDY_RESTORE_ID_GAP 100000
+/* ... and an e more than this above my newest entry id is ignored (not made by my daemon). */
+#define BUDDY_REBASE_E_SLACK (1ULL << 20)
 
 #define BUDDY_STORE_RECORD_MAX	(1024 * 1024)	   /* one record's plaintext */
 #define BUDDY_STORE_SEGMENT_MAX (64 * 1024 * 1024) /* a segment is closed past this size */
