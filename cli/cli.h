@@ -34,6 +34,10 @@ extern const struct cli_cmd cli_commands[];
 
 /* Prints "buddy: <message>" to stderr. */
 void cli_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+struct buddy_home;
+/* Removes what an interrupted `buddy restore` left at or beside home (buddy_home_recover), and
+ * says so in one line (restore and init, before they look at the home). */
+void cli_recover_home(const struct buddy_home *h);
 /* For a usage problem: the message, then how to get help; returns EXIT_USAGE. */
 int cli_usage_err(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Prints the usage text of cmd when argv asks for --help (anywhere); returns true then. */

@@ -108,8 +108,13 @@ static int out_commit(struct out *o, bool force)
 {
 	int rc;
 
-	if (!o->tmp)
-		return fsync(STDOUT_FILENO) && errno != EINVAL ? -1 : 0;
+	if (!o->tmp) {
+		if (fsync(STDOUT_FILENO) == 0 || errno == EINVAL)
+			return 0;
+		cli_err("cannot write the output: %s; it may be incomplete: discard it",
+			strerror(errno));
+		return -1;
+	}
 	rc = fsync(o->fd);
 	if (close(o->fd))
 		rc = -1;
@@ -193,8 +198,15 @@ static int start(const char *pass, size_t len, const char *kdf, struct cli_reply
 	return rc;
 }
 
-/* Reads the whole backup from the daemon into fd. */
-static int copy_out(uint64_t id, uint64_t size, int fd, const char *what)
+/* What a failure leaves: nothing for a file (its temporary file is removed); on standard
+ * output, the bytes already written cannot be taken back. */
+static const char *lost(bool piped, uint64_t off)
+{
+	return piped && off ? "the output is incomplete: discard it" : "nothing was written";
+}
+
+/* Reads the whole backup from the daemon into fd (piped: standard output). */
+static int copy_out(uint64_t id, uint64_t size, int fd, const char *what, bool piped)
 {
 	uint64_t off = 0;
 	bool eof = false;
@@ -207,7 +219,7 @@ static int copy_out(uint64_t id, uint64_t size, int fd, const char *what)
 		struct cli_reply rep;
 
 		if (stop_requested) {
-			cli_err("interrupted; nothing was written");
+			cli_err("interrupted; %s", lost(piped, off));
 			return EXIT_ERROR;
 		}
 		msgpack_sbuffer_init(&params);
@@ -219,22 +231,27 @@ static int copy_out(uint64_t id, uint64_t size, int fd, const char *what)
 		msgpack_pack_uint64(&pk, off);
 		rc = cli_call("backup.read", &params, &rep);
 		msgpack_sbuffer_destroy(&params);
-		if (rc)
+		if (rc) {
+			if (piped && off)
+				cli_err("the backup stopped after %llu of %llu bytes: %s",
+					(unsigned long long)off, (unsigned long long)size,
+					lost(piped, off));
 			return rc;
+		}
 		data = buddy_mp_get(rep.result, "data");
 		e = buddy_mp_get(rep.result, "eof");
 		if (!data || data->type != MSGPACK_OBJECT_BIN || !e ||
 		    e->type != MSGPACK_OBJECT_BOOLEAN ||
 		    data->via.bin.size > BUDDY_BACKUP_READ_MAX || off + data->via.bin.size > size) {
 			cli_reply_free(&rep);
-			cli_err("buddyd answered backup.read with something unexpected; nothing "
-				"was "
-				"written");
+			cli_err("buddyd answered backup.read with something unexpected; %s",
+				lost(piped, off));
 			return EXIT_ERROR;
 		}
 		eof = e->via.boolean;
 		if (write_all(fd, (const uint8_t *)data->via.bin.ptr, data->via.bin.size)) {
-			cli_err("cannot write %s: %s; nothing was written", what, strerror(errno));
+			cli_err("cannot write %s: %s; %s", what, strerror(errno),
+				lost(piped, off + 1));
 			cli_reply_free(&rep);
 			return errno == ENOSPC || errno == EIO ? EXIT_STORAGE : EXIT_ERROR;
 		}
@@ -242,8 +259,8 @@ static int copy_out(uint64_t id, uint64_t size, int fd, const char *what)
 		cli_reply_free(&rep);
 	}
 	if (off != size) {
-		cli_err("the backup ended at %llu bytes instead of %llu; nothing was written",
-			(unsigned long long)off, (unsigned long long)size);
+		cli_err("the backup ended at %llu bytes instead of %llu; %s",
+			(unsigned long long)off, (unsigned long long)size, lost(piped, off));
 		return EXIT_ERROR;
 	}
 	return 0;
@@ -359,7 +376,8 @@ int cmd_backup(int argc, char **argv)
 		rc = EXIT_ERROR;
 		goto out;
 	}
-	rc = copy_out(id, size, o.path ? o.fd : STDOUT_FILENO, o.path ? o.path : "the output");
+	rc = copy_out(id, size, o.path ? o.fd : STDOUT_FILENO, o.path ? o.path : "the output",
+		      !o.path);
 	if (rc) {
 		end_session(id);
 		out_abandon(&o);

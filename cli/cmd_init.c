@@ -100,6 +100,8 @@ int cmd_init(int argc, char **argv)
 			"path (short enough for a socket path)");
 		return EXIT_USAGE;
 	}
+	/* an interrupted restore's journal must not end up under a new key file */
+	cli_recover_home(&h);
 	if (access(h.keys, F_OK) == 0) {
 		cli_err("a buddy home exists already at %s; nothing was changed", h.dir);
 		return EXIT_EXISTS;

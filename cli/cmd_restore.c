@@ -1,6 +1,7 @@
 /* buddy restore: a new home from a backup file (proto/BACKUP.md) or from a paper key. Like
- * init, it runs here, with no daemon. The home is built in a directory beside its place
- * (daemon/home.c, buddy_home_stage) and moved there only when everything is in and checked,
+ * init, it runs here, with no daemon. The home is built in a directory beside its place, or in
+ * it when it is a directory already (daemon/home.c, buddy_home_stage), and moved there only
+ * when everything is in and checked,
  * so a failure leaves nothing half-written; that directory only ever holds what is encrypted
  * anyway: the journal's segment files as the backup carries them, and the sealed key file.
  *
@@ -43,8 +44,8 @@ static void on_signal(int sig)
 }
 
 struct restore {
-	struct buddy_home h;  /* where the home goes */
-	struct buddy_home st; /* where it is built */
+	struct buddy_home h;	/* where the home goes */
+	struct buddy_staged st; /* where it is built */
 	bool staged;
 	/* the segment file being written */
 	int fd;
@@ -78,7 +79,7 @@ static int sink_config(void *arg, const uint8_t *data, size_t len)
 	char path[BUDDY_PATH_MAX + 16];
 	int fd, rc;
 
-	snprintf(path, sizeof(path), "%s/config", r->st.dir);
+	snprintf(path, sizeof(path), "%s/config", r->st.h.dir);
 	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0)
 		return buddy_err_from_errno(errno);
@@ -95,7 +96,7 @@ static int sink_begin(void *arg, uint32_t number, uint64_t size)
 
 	if (interrupted)
 		return BUDDY_E_STATE;
-	snprintf(r->path, sizeof(r->path), "%s/%08u.log", r->st.journal, number);
+	snprintf(r->path, sizeof(r->path), "%s/%08u.log", r->st.h.journal, number);
 	r->fd = open(r->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (r->fd < 0)
 		return buddy_err_from_errno(errno);
@@ -200,7 +201,7 @@ static int prove_and_mark(struct restore *r, const uint8_t dk[32], uint64_t want
 	if (!rp.j)
 		return EXIT_ERROR;
 	memset(&info, 0, sizeof(info));
-	rc = buddy_store_open(r->st.journal, dk, replay, &rp, &store, &info);
+	rc = buddy_store_open(r->st.h.journal, dk, replay, &rp, &store, &info);
 	if (rc == BUDDY_E_AUTH) {
 		cli_err("the backup's journal was not written with its data key (a damaged "
 			"backup); "
@@ -267,6 +268,7 @@ static int seal_and_install(struct restore *r, const struct newpass *np, const u
 {
 	struct buddy_secrets *sec = NULL;
 	enum buddy_kdf_level lvl = np->lvl;
+	char why[BUDDY_PATH_MAX + 128];
 	char *pass = NULL;
 	size_t len = 0;
 	int rc;
@@ -284,11 +286,11 @@ static int seal_and_install(struct restore *r, const struct newpass *np, const u
 	}
 	rc = buddy_secrets_from(seed, dk, &sec);
 	if (rc == 0)
-		rc = buddy_keys_create_with(r->st.keys, sec, pass, len, lvl);
+		rc = buddy_keys_create_with(r->st.h.keys, sec, pass, len, lvl);
 	buddy_secrets_free(sec);
 	sodium_free(pass);
 	if (rc == 0)
-		rc = fsync_dir(r->st.dir);
+		rc = fsync_dir(r->st.h.dir);
 	if (rc) {
 		cli_err("cannot write the key file: %s; nothing was restored", buddy_strerror(rc));
 		return EXIT_STORAGE;
@@ -297,7 +299,7 @@ static int seal_and_install(struct restore *r, const struct newpass *np, const u
 		cli_err("interrupted; nothing was restored");
 		return EXIT_ERROR;
 	}
-	rc = buddy_home_install(&r->st, &r->h);
+	rc = buddy_home_install(&r->st, &r->h, why, sizeof(why));
 	if (rc == BUDDY_E_EXISTS) {
 		cli_err("%s holds other files (a key file, a config or a journal): restore makes a "
 			"new home only; nothing was changed",
@@ -305,22 +307,22 @@ static int seal_and_install(struct restore *r, const struct newpass *np, const u
 		return EXIT_EXISTS;
 	}
 	if (rc) {
-		cli_err("cannot move the restored home to %s: %s; nothing was restored", r->h.dir,
-			buddy_strerror(rc));
+		cli_err("%s; nothing was restored", why[0] ? why : buddy_strerror(rc));
 		return EXIT_STORAGE;
 	}
-	r->staged = false; /* it is the home now */
+	r->staged = false; /* it is the home now (install removed the staged directory) */
 	return 0;
 }
 
 static int stage(struct restore *r)
 {
-	int rc = buddy_home_stage(&r->h, &r->st);
+	char why[BUDDY_PATH_MAX + 128];
+	int rc = buddy_home_stage(&r->h, &r->st, why, sizeof(why));
 
 	if (rc) {
-		cli_err("cannot create a directory beside %s to restore into: %s", r->h.dir,
-			buddy_strerror(rc));
-		return EXIT_STORAGE;
+		cli_err("cannot make a directory to restore %s in: %s; nothing was changed",
+			r->h.dir, why[0] ? why : buddy_strerror(rc));
+		return rc == BUDDY_E_EXISTS ? EXIT_EXISTS : EXIT_STORAGE;
 	}
 	r->staged = true;
 	return 0;
@@ -427,7 +429,7 @@ static int from_file(struct restore *r, const char *file, const char *passfile,
 		rc = reader_failed(br, file, rc);
 		goto out;
 	}
-	rc = fsync_dir(r->st.journal);
+	rc = fsync_dir(r->st.h.journal);
 	if (rc) {
 		cli_err("cannot write the journal: %s; nothing was restored", buddy_strerror(rc));
 		rc = EXIT_STORAGE;
@@ -611,6 +613,14 @@ out:
 	return rc;
 }
 
+void cli_recover_home(const struct buddy_home *h)
+{
+	char note[2 * BUDDY_PATH_MAX];
+
+	if (buddy_home_recover(h, note, sizeof(note)))
+		fprintf(stderr, "buddy: removed what an interrupted restore left: %s\n", note);
+}
+
 int cmd_restore(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -678,6 +688,7 @@ int cmd_restore(int argc, char **argv)
 			"absolute path (short enough for a socket path)");
 		return EXIT_USAGE;
 	}
+	cli_recover_home(&r.h);
 	if (!check && access(r.h.keys, F_OK) == 0) {
 		cli_err("a buddy home exists already at %s; nothing was changed (restore makes a "
 			"new "

@@ -24,7 +24,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define CONFIG_FILE_MAX (64 * 1024)
+#define CONFIG_FILE_MAX BUDDY_CONFIG_FILE_MAX
 /* inih's line buffer is INI_MAX_LINE bytes, 3 more than the longest line it reads whole */
 #define CONFIG_LINE_MAX (INI_MAX_LINE - 3)
 
@@ -532,7 +532,7 @@ static char *reader(char *str, int num, void *stream)
 
 /* Reads the file at path into a NUL-terminated buffer of *len bytes (plus the NUL): *text NULL
  * when it does not exist. */
-static int read_file(struct parse *p, char **text, size_t *len, char *err, size_t errlen)
+int buddy_config_read(const char *path, char **text, size_t *len, char *err, size_t errlen)
 {
 	struct stat st;
 	char *buf;
@@ -540,22 +540,23 @@ static int read_file(struct parse *p, char **text, size_t *len, char *err, size_
 	int fd, e;
 
 	*text = NULL;
-	fd = open(p->path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	*len = 0;
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0) {
 		if (errno == ENOENT)
 			return 0;
 		e = errno;
-		snprintf(err, errlen, "cannot open %s: %s", p->path, strerror(e));
+		snprintf(err, errlen, "cannot open %s: %s", path, strerror(e));
 		return e == EACCES ? BUDDY_E_PERM : buddy_err_from_errno(e);
 	}
 	if (fstat(fd, &st)) {
 		e = errno;
-		snprintf(err, errlen, "cannot stat %s: %s", p->path, strerror(e));
+		snprintf(err, errlen, "cannot stat %s: %s", path, strerror(e));
 		close(fd);
 		return buddy_err_from_errno(e);
 	}
 	if (!S_ISREG(st.st_mode)) {
-		snprintf(err, errlen, "%s is not a regular file", p->path);
+		snprintf(err, errlen, "%s is not a regular file", path);
 		close(fd);
 		return BUDDY_E_INVALID;
 	}
@@ -563,7 +564,7 @@ static int read_file(struct parse *p, char **text, size_t *len, char *err, size_
 		snprintf(err, errlen,
 			 "%s is not owned by this user (it names programs buddyd runs): chown it "
 			 "or remove it",
-			 p->path);
+			 path);
 		close(fd);
 		return BUDDY_E_PERM;
 	}
@@ -571,12 +572,12 @@ static int read_file(struct parse *p, char **text, size_t *len, char *err, size_
 		snprintf(err, errlen,
 			 "%s is writable by group or others (it names programs buddyd runs): "
 			 "chmod go-w %s",
-			 p->path, p->path);
+			 path, path);
 		close(fd);
 		return BUDDY_E_PERM;
 	}
 	if (st.st_size > CONFIG_FILE_MAX) {
-		snprintf(err, errlen, "%s is larger than %d bytes", p->path, CONFIG_FILE_MAX);
+		snprintf(err, errlen, "%s is larger than %d bytes", path, CONFIG_FILE_MAX);
 		close(fd);
 		return BUDDY_E_INVALID;
 	}
@@ -593,7 +594,7 @@ static int read_file(struct parse *p, char **text, size_t *len, char *err, size_
 			continue;
 		if (r < 0) {
 			e = errno;
-			snprintf(err, errlen, "cannot read %s: %s", p->path, strerror(e));
+			snprintf(err, errlen, "cannot read %s: %s", path, strerror(e));
 			free(buf);
 			close(fd);
 			return buddy_err_from_errno(e);
@@ -677,7 +678,7 @@ int buddy_config_load_as(const char *path, const char *shown, struct buddy_confi
 	memset(&p, 0, sizeof(p));
 	p.path = path;
 	p.c = c;
-	rc = read_file(&p, &text, &len, err, errlen);
+	rc = buddy_config_read(path, &text, &len, err, errlen);
 	if (rc || !text)
 		return rc;
 	rc = check_lines(text, len, err, errlen, shown);

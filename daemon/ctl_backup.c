@@ -20,6 +20,7 @@
 #include "buddy/backup.h"
 #include "buddy/buddies.h"
 #include "buddy/clock.h"
+#include "buddy/config.h"
 #include "buddy/error.h"
 #include "buddy/log.h"
 #include "buddy/mp.h"
@@ -60,7 +61,7 @@ struct buddyd_backup {
 	struct ctl_req *req;
 	uv_work_t work;
 	int status;
-	char detail[200];
+	char detail[BUDDY_PATH_MAX / 8 + 200];
 	/* from start */
 	char *pass; /* sodium_malloc */
 	size_t passlen;
@@ -111,7 +112,7 @@ static void session_end(struct buddyd_backup *s, int err, const char *fmt, ...)
 
 static void session_end(struct buddyd_backup *s, int err, const char *fmt, ...)
 {
-	char msg[300];
+	char msg[sizeof(s->detail) + 100];
 	va_list ap;
 
 	if (s->held && s->d->appender) {
@@ -324,57 +325,32 @@ static int list_segments(struct buddyd_backup *s, const char *dir, uint32_t **nu
 	return 0;
 }
 
-/* $BUDDY_HOME/config, whole (NULL *out: there is none). */
+/* $BUDDY_HOME/config, whole (NULL *out: there is none), read as buddyd reads it (config.c):
+ * a symlink is followed, then the same checks of owner, mode and size. */
 static int read_config(struct buddyd_backup *s, uint8_t **out, size_t *len)
 {
-	char path[BUDDY_PATH_MAX + 16];
-	struct stat st;
-	size_t n = 0;
-	int fd, rc = 0;
+	char path[BUDDY_PATH_MAX + 16], why[BUDDY_PATH_MAX + 200];
+	char *text = NULL;
+	int rc;
 
 	*out = NULL;
 	*len = 0;
 	snprintf(path, sizeof(path), "%s/config", s->d->home.dir);
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
-	if (fd < 0)
-		return errno == ENOENT ? 0 : buddy_err_from_errno(errno);
-	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_size > BUDDY_BACKUP_CONFIG_MAX) {
-		snprintf(s->detail, sizeof(s->detail),
-			 "the home's config is not a regular file of at most %d bytes",
+	rc = buddy_config_read(path, &text, len, why, sizeof(why));
+	if (rc == 0 && text && *len > BUDDY_BACKUP_CONFIG_MAX) {
+		snprintf(why, sizeof(why), "%.*s is larger than %d bytes", BUDDY_PATH_MAX, path,
 			 BUDDY_BACKUP_CONFIG_MAX);
-		close(fd);
-		return BUDDY_E_TOOBIG;
-	}
-	*out = malloc((size_t)st.st_size + 1);
-	if (!*out) {
-		close(fd);
-		return BUDDY_E_NOMEM;
-	}
-	/* one byte more than its size: a file that grew meanwhile is refused, not cut */
-	while (n <= (size_t)st.st_size) {
-		ssize_t r = read(fd, *out + n, (size_t)st.st_size + 1 - n);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			rc = buddy_err_from_errno(errno);
-			break;
-		}
-		if (r == 0)
-			break;
-		n += (size_t)r;
-	}
-	close(fd);
-	if (rc == 0 && n != (size_t)st.st_size) {
-		snprintf(s->detail, sizeof(s->detail),
-			 "the home's config changed while it was read");
-		rc = BUDDY_E_IO;
+		rc = BUDDY_E_TOOBIG;
 	}
 	if (rc) {
-		free(*out);
-		*out = NULL;
+		free(text);
+		*len = 0;
+		snprintf(s->detail, sizeof(s->detail),
+			 "the backup could not be made: the config file: %.*s",
+			 (int)sizeof(s->detail) - 64, why);
 		return rc;
 	}
-	*len = n;
+	*out = (uint8_t *)text;
 	return 0;
 }
 

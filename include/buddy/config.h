@@ -91,6 +91,13 @@ int buddy_config_load(const char *path, struct buddy_config *c, char *err, size_
 int buddy_config_load_as(const char *path, const char *shown, struct buddy_config *c, char *err,
 			 size_t errlen);
 void buddy_config_free(struct buddy_config *c);
+/* The file's bytes as buddyd reads them, with the same checks (a symlink is followed; then a
+ * regular file, owned by this user, not writable by group or others, at most
+ * BUDDY_CONFIG_FILE_MAX bytes): *text (malloc'd, NUL-terminated, *len bytes before the NUL) NULL
+ * when there is no file; otherwise an error with why in err, which names path. Used by
+ * buddy_config_load and by backup.start, so that a config buddyd accepts is one a backup takes. */
+#define BUDDY_CONFIG_FILE_MAX (64 * 1024)
+int buddy_config_read(const char *path, char **text, size_t *len, char *err, size_t errlen);
 
 /* The hook for kind: its own, else the default, else NULL. */
 const struct buddy_hook_cmd *buddy_config_hook(const struct buddy_config *c,

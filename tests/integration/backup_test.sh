@@ -20,6 +20,10 @@
 #      which python3-mnemonic reads as the seed of the same fingerprint; restore --paper-key gives
 #      that identity in a new home; wrong and swapped words are refused by position / checksum;
 #      after bob revokes the old pairing, the two pair again
+#   7. homes that exist: restore into a symlink to an empty directory and (as root) into a mount
+#      point; a restore killed with -9 (beside, inside) and one killed between its renames are
+#      cleaned up by the next restore or init, and a journal restore did not move is never
+#      removed
 #
 # Run: BUDDY=build/buddy BUDDYD=build/buddyd bash tests/integration/backup_test.sh
 # shellcheck source=lib.sh
@@ -204,6 +208,30 @@ run bash -c "'$BUDDY' backup - --passphrase-file '$S/pass.backup' --kdf interact
 expect_rc 0 "backup - writes to standard output"
 run "$SYSPY" "$READER" "$S/alice.stdout.bak" "$S/pass.backup"
 expect_rc 0 "... a backup the reader decodes"
+# standard output that fails midway (a 1 KiB file size limit) cannot be taken back: say so
+run bash -c "trap '' XFSZ; ulimit -f 1; exec '$BUDDY' backup - --passphrase-file '$S/pass.backup' --kdf interactive >'$S/cut.stdout.bak'"
+expect_rc_not 0 "backup - that cannot write it all fails"
+expect_err_has "the output is incomplete: discard it" "... and says the output is incomplete, not that nothing was written"
+check "... having written part of it" test "$(stat -c %s "$S/cut.stdout.bak")" -gt 0
+rm -f "$S/cut.stdout.bak"
+
+# a config symlinked into the home (GNU stow, dotfile managers) is read as buddyd reads it
+mv "$IT_TMP/alice/config" "$S/dotfiles.config"
+ln -s "$S/dotfiles.config" "$IT_TMP/alice/config"
+bud backup "$S/alice.link.bak" --passphrase-file "$S/pass.backup" --kdf interactive
+expect_rc 0 "a backup with a symlinked config exits 0"
+run "$SYSPY" "$READER" "$S/alice.link.bak" "$S/pass.backup" "$S/decoded.link"
+expect_rc 0 "... a backup the reader decodes"
+check "... holding the config the link points to" cmp -s "$S/decoded.link/config" "$S/dotfiles.config"
+chmod 620 "$S/dotfiles.config"
+bud backup "$S/alice.gw.bak" --passphrase-file "$S/pass.backup" --kdf interactive
+expect_rc_not 0 "a backup with a group-writable config fails (buddyd would not read it either)"
+expect_err_has "the config file: $IT_TMP/alice/config is writable by group or others" \
+	"... saying it is the config file, and why"
+check "... and writes nothing" test ! -e "$S/alice.gw.bak"
+chmod 600 "$S/dotfiles.config"
+rm -f "$IT_TMP/alice/config" "$S/alice.link.bak"
+mv "$S/dotfiles.config" "$IT_TMP/alice/config"
 
 # the hostile side of the control API: nothing the client sends is trusted
 rpc alice backup.read '{"id": 12345, "off": 0}'
@@ -482,6 +510,108 @@ as paper2
 bud verify bob --json
 expect_eq "$(pyjson "$OUT" 'd["safety_number"]')" "$(pyjson "$S/verify.bob.json" 'd["safety_number"]')" \
 	"paired again: both see the same safety number"
+
+#######################################################################################
+echo "# 7. homes that exist already, and what an interrupted restore leaves"
+# staged_in DIR: the staged directories restore makes in DIR and beside it
+staged_in() {
+	find "$1" "$(dirname "$1")" -maxdepth 1 \( -name '.restore-*' -o -name ".$(basename "$1").restore-*" \) 2>/dev/null
+}
+# a home that is a symlink to an empty directory: restore builds in it, as init would
+mkdir -p "$IT_TMP/realhome"
+ln -s "$IT_TMP/realhome" "$IT_TMP/linkhome"
+use_home "$IT_TMP/linkhome"
+bud restore "$S/alice.bak" --passphrase-file "$S/pass.backup" --no-passphrase
+expect_rc 0 "restore into a home that is a symlink to an empty directory exits 0"
+check "... the key file, journal and config are in the directory it points to" \
+	test -f "$IT_TMP/realhome/keys" -a -d "$IT_TMP/realhome/journal" -a -f "$IT_TMP/realhome/config"
+check "... the link is still a link" test -L "$IT_TMP/linkhome"
+check "... and no staged directory is left" test -z "$(staged_in "$IT_TMP/realhome")"
+
+# a home that is a mount point (an encrypted volume mounted there): needs root to mount
+mkdir -p "$IT_TMP/mnthome"
+if [ "$(id -u)" = 0 ] && mount -t tmpfs -o mode=700 tmpfs "$IT_TMP/mnthome"; then
+	use_home "$IT_TMP/mnthome"
+	bud restore "$S/alice.bak" --passphrase-file "$S/pass.backup" --no-passphrase
+	expect_rc 0 "restore into a home that is an empty mount point exits 0"
+	check "... the key file and journal are on the mounted file system" \
+		test -f "$IT_TMP/mnthome/keys" -a -d "$IT_TMP/mnthome/journal"
+	check "... and no staged directory is left" test -z "$(staged_in "$IT_TMP/mnthome")"
+	umount "$IT_TMP/mnthome"
+else
+	echo "# SKIP restore into a mount point: needs root (to mount a tmpfs)"
+fi
+
+# kill -9 halfway through a restore: the backup arrives through a FIFO and stops coming
+killed_restore() { # HOME DESC
+	local home="$1" i pid
+	rm -f "$S/slow"
+	mkfifo "$S/slow"
+	BUDDY_HOME="$home" "$BUDDY" restore "$S/slow" --passphrase-file "$S/pass.backup" --no-passphrase \
+		>/dev/null 2>&1 &
+	pid=$!
+	exec 7>"$S/slow"
+	head -c $(($(stat -c %s "$S/alice.bak") / 2)) "$S/alice.bak" >&7
+	for i in $(seq 100); do
+		[ -n "$(staged_in "$home")" ] && break
+		sleep 0.1
+	done
+	kill -9 "$pid"
+	wait "$pid" 2>/dev/null
+	exec 7>&-
+	check "$2" test -n "$(staged_in "$home")"
+}
+killed_restore "$IT_TMP/killed" "a restore killed with -9 leaves its staged directory beside the home"
+use_home "$IT_TMP/killed"
+bud restore "$S/alice.bak" --passphrase-file "$S/pass.backup" --no-passphrase
+expect_rc 0 "the next restore there exits 0"
+expect_err_has "removed what an interrupted restore left" "... saying it removed the killed one's leftovers"
+check "... and none is left" test -z "$(staged_in "$IT_TMP/killed")"
+mkdir -m 700 "$IT_TMP/killed2"
+killed_restore "$IT_TMP/killed2" "a restore killed with -9 leaves its staged directory in an existing home"
+use_home "$IT_TMP/killed2"
+bud init --no-passphrase
+expect_rc 0 "init there exits 0"
+expect_err_has "removed what an interrupted restore left" "... saying it removed the killed one's leftovers"
+check "... and none is left" test -z "$(staged_in "$IT_TMP/killed2")"
+
+# killed between moving the parts in and the key file: journal/ and config, no key file, and the
+# staged directory's marker naming them (device and inode)
+half_home() { # HOME [MARKER-INODE]: what such a kill leaves
+	local h="$1"
+	mkdir -m 700 -p "$h/journal" "$h/.restore-AbC123"
+	cp "$IT_TMP/$NEW/journal/"*.log "$h/journal/"
+	cp "$IT_TMP/$NEW/config" "$h/config"
+	cp "$IT_TMP/$NEW/keys" "$h/.restore-AbC123/keys"
+	printf 'journal %s %s\nconfig %s\n' "$(stat -c %d "$h/journal")" "${2:-$(stat -c %i "$h/journal")}" \
+		"$(stat -c '%d %i' "$h/config")" >"$h/.restore-AbC123/installing"
+}
+half_home "$IT_TMP/half"
+use_home "$IT_TMP/half"
+bud restore "$S/alice.bak" --passphrase-file "$S/pass.backup" --no-passphrase
+expect_rc 0 "restore into a home a restore was killed in, between its renames, exits 0"
+expect_err_has "removed what an interrupted restore left" "... saying it removed that restore's journal and config"
+check "... and the home is whole, with no staged directory" \
+	test -f "$IT_TMP/half/keys" -a -z "$(staged_in "$IT_TMP/half")"
+half_home "$IT_TMP/half2"
+use_home "$IT_TMP/half2"
+bud init --no-passphrase
+expect_rc 0 "init in such a home exits 0"
+check "... with an empty journal: not the interrupted restore's under a new key" \
+	test -z "$(ls -A "$IT_TMP/half2/journal")"
+# what restore did not move is never removed: a journal without key file nor marker, or one the
+# marker does not name
+mkdir -m 700 -p "$IT_TMP/userjournal/journal"
+cp "$IT_TMP/$NEW/journal/"*.log "$IT_TMP/userjournal/journal/"
+use_home "$IT_TMP/userjournal"
+bud restore "$S/alice.bak" --passphrase-file "$S/pass.backup" --no-passphrase
+expect_rc 7 "restore into a home with a journal but no key file (and no marker) exits 7"
+check "... and leaves that journal" test -n "$(ls -A "$IT_TMP/userjournal/journal")"
+half_home "$IT_TMP/othermark" 12345
+use_home "$IT_TMP/othermark"
+bud restore "$S/alice.bak" --passphrase-file "$S/pass.backup" --no-passphrase
+expect_rc 7 "restore where a marker names another journal exits 7"
+check "... and leaves the journal there" test -n "$(ls -A "$IT_TMP/othermark/journal")"
 
 stop_all paper2 bob
 no_open_handles
