@@ -89,11 +89,14 @@ int buddy_home_create(const struct buddy_home *h)
 	return 0;
 }
 
-static int check_one(const char *path, int want_dir, char *why, size_t whylen)
+/* follow: the home itself may be a symlink the person made (their home elsewhere, a volume
+ * mounted somewhere else); what it points to gets the same checks. Inside it, nothing is
+ * followed. */
+static int check_one(const char *path, int want_dir, bool follow, char *why, size_t whylen)
 {
 	struct stat st;
 
-	if (lstat(path, &st))
+	if (follow ? stat(path, &st) : lstat(path, &st))
 		return errno == ENOENT ? BUDDY_E_NOTFOUND : BUDDY_E_IO;
 	if (want_dir ? !S_ISDIR(st.st_mode) : !S_ISREG(st.st_mode)) {
 		snprintf(why, whylen, "%s is not a %s", path,
@@ -119,15 +122,15 @@ int buddy_home_check(const struct buddy_home *h, char *why, size_t whylen)
 	int rc;
 
 	snprintf(why, whylen, "%s", "");
-	rc = check_one(h->dir, 1, why, whylen);
+	rc = check_one(h->dir, 1, true, why, whylen);
 	if (rc == BUDDY_E_NOTFOUND)
 		return rc;
 	if (rc)
 		return rc;
-	rc = check_one(h->keys, 0, why, whylen);
+	rc = check_one(h->keys, 0, false, why, whylen);
 	if (rc)
 		return rc;
-	rc = check_one(h->journal, 1, why, whylen);
+	rc = check_one(h->journal, 1, false, why, whylen);
 	if (rc == BUDDY_E_NOTFOUND && mkdir(h->journal, 0700) == 0)
 		rc = 0;
 	return rc;

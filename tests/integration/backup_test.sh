@@ -518,7 +518,7 @@ staged_in() {
 	find "$1" "$(dirname "$1")" -maxdepth 1 \( -name '.restore-*' -o -name ".$(basename "$1").restore-*" \) 2>/dev/null
 }
 # a home that is a symlink to an empty directory: restore builds in it, as init would
-mkdir -p "$IT_TMP/realhome"
+mkdir -p -m 700 "$IT_TMP/realhome"
 ln -s "$IT_TMP/realhome" "$IT_TMP/linkhome"
 use_home "$IT_TMP/linkhome"
 bud restore "$S/alice.bak" --passphrase-file "$S/pass.backup" --no-passphrase
@@ -527,6 +527,14 @@ check "... the key file, journal and config are in the directory it points to" \
 	test -f "$IT_TMP/realhome/keys" -a -d "$IT_TMP/realhome/journal" -a -f "$IT_TMP/realhome/config"
 check "... the link is still a link" test -L "$IT_TMP/linkhome"
 check "... and no staged directory is left" test -z "$(staged_in "$IT_TMP/realhome")"
+if start_daemon; then
+	ok "buddyd starts on the home that is a symlink"
+	bud status
+	expect_rc 0 "... and serves it"
+	stop_daemon
+else
+	not_ok "buddyd starts on the home that is a symlink"
+fi
 
 # a home that is a mount point (an encrypted volume mounted there): needs root to mount
 mkdir -p "$IT_TMP/mnthome"
