@@ -655,10 +655,18 @@ static int apply_rebased(struct buddy_streams *s, struct buddy_buddies *bs, int6
 	st->delivered_at = written;
 	memset(st->receipt, 0, sizeof(st->receipt));
 	st->pending = false;
-	/* the views learn each renumbered post's new seq (an entry's share moves to it) */
+	/* the views learn the new seq of each renumbered check-in and note (the entry's share
+	 * moves to it, and "delivered" is judged by it). Only those: the views already hold the
+	 * other posts, and a reaction reported again would be counted twice. */
 	if (s->cb)
-		for (size_t i = 0; i < n; i++)
-			s->cb(s->arg, true, st->pk, h + 1 + i, written, np[i].bytes, np[i].len);
+		for (size_t i = 0; i < n; i++) {
+			struct buddy_post_head ph;
+
+			if (post_head(np[i].bytes, np[i].len, &ph) == 0 &&
+			    (ph.type == BUDDY_POST_CHECKIN || ph.type == BUDDY_POST_NOTE))
+				s->cb(s->arg, true, st->pk, h + 1 + i, written, np[i].bytes,
+				      np[i].len);
+		}
 	return 0;
 }
 

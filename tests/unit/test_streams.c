@@ -1646,6 +1646,40 @@ static void test_restore_twice_and_many_posts(void **state)
 	}
 }
 
+/* A rebase tells the views only of the renumbered check-ins and notes: they hold the other
+ * posts already, and a reaction told twice would be shown twice. */
+static void test_rebase_reports_entries_only(void **state)
+{
+	struct fx *f = *state;
+	const int a[] = {A};
+	struct buddy_posting *pg;
+	msgpack_sbuffer body;
+	uint8_t x[32];
+	size_t nev;
+
+	restored(f, NOW);
+	post_to(f, a, 1, NOW, NULL, 0); /* a note: 1 */
+	pg = buddy_posting_new();
+	assert_non_null(pg);
+	body_map(&body, 1);
+	assert_int_equal(buddy_posting_add(pg, f->s, f->pk[A], NOW, BUDDY_POST_REACTION,
+					   (const uint8_t *)body.data, body.size),
+			 0);
+	msgpack_sbuffer_destroy(&body);
+	msgpack_sbuffer_clear(&f->rec);
+	assert_int_equal(buddy_streams_make_posted(&f->rec, NOW, NULL, 0, pg), 0);
+	buddy_posting_free(pg);
+	assert_int_equal(apply(f), 0); /* a reaction: 2 */
+	nev = f->nev;
+	memset(x, 0x44, sizeof(x));
+	msgpack_sbuffer_clear(&f->rec);
+	assert_int_equal(buddy_streams_make_rebased(&f->rec, NOW, f->s, f->pk[A], 3, x, 0), 0);
+	assert_int_equal(apply(f), 0);
+	assert_int_equal(buddy_streams_out_head(f->s, f->pk[A]), 5);
+	assert_int_equal(f->nev, nev + 1);
+	assert_true(f->ev[nev].outgoing && f->ev[nev].seq == 4);
+}
+
 /* HEADS tells the author the highest entry id it holds of theirs (15.4): check-ins and notes. */
 static void test_in_max_entry(void **state)
 {
@@ -1685,6 +1719,7 @@ int main(void)
 		T(test_free_null_and_no_callback),
 		T(test_restore_then_rebase),
 		T(test_restore_twice_and_many_posts),
+		T(test_rebase_reports_entries_only),
 		T(test_in_max_entry),
 	};
 
