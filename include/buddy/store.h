@@ -4,7 +4,9 @@
  * key, its global index and segment bound in as additional data.
  *
  * Threads: buddy_store_stage/take run on the owner's thread; buddy_store_write may run on one
- * worker thread at a time while the owner keeps staging. Nothing else may run concurrently. */
+ * worker thread at a time while the owner keeps staging. Nothing else may run concurrently.
+ * buddy_store_open may open records on a helper thread of its own, gone when it returns; the
+ * replay callback always runs on the caller's thread. */
 #ifndef BUDDY_STORE_H
 #define BUDDY_STORE_H
 
