@@ -1,8 +1,17 @@
 /* The event list (see buddy/events.h; record formats in proto/STORE.md, "Event records").
  *
- * Events live in one array in id order (id = index + 1), grown geometrically. An event is a
- * small fixed-size struct holding keys only (a buddy key, a commitment id, entry and post
- * numbers): what a buddy wrote stays in seen.c, and whoever shows an event looks it up there.
+ * Events live in one array in id order (id = index + 1), grown geometrically. An event holds
+ * keys only (a buddy key, a commitment id, entry and post numbers): what a buddy wrote stays
+ * in seen.c, and whoever shows an event looks it up there.
+ *
+ * Memory: a buddy's every check-in, note and reaction is an event, so there are as many as
+ * posts received (issue 7: 100,000 posts in at most 24 MiB for the whole daemon). A struct
+ * buddy_event is 152 bytes (15.2 MB for 100,000); kept as a struct ev, an event is 32 (3.2
+ * MB): the buddy's key and the commitment id are numbers into tables of the distinct ones
+ * (buddies are few; so are a buddy's commitments, and what a buddy can make us intern is
+ * bounded by its posts), and the fields few events have (a period, an alert kind) sit in a
+ * side array. buddy_events_at fills in a struct buddy_event from it on demand (events.h says
+ * for how long it stays valid).
  *
  * The deadline engine asks buddy_events_has about every period of every commitment it watches,
  * so the kinds it records (missed, late, reminder, pause) are indexed by (kind, buddy, commit,
@@ -25,6 +34,8 @@
 
 #define EVENTS_CAP_MIN 64
 #define ALERT_KIND_MAX (sizeof(((struct buddy_event *)0)->alert) - 1)
+#define KEYS_MAX       UINT16_MAX	/* distinct buddy keys an event can name */
+#define IDS_MAX	       (UINT32_MAX - 1) /* distinct commitment ids */
 
 static const char *const kind_names[BUDDY_EV_COUNT_] = {
 	[BUDDY_EV_CHECKIN] = "checkin",	      [BUDDY_EV_NOTE] = "note",
@@ -37,14 +48,44 @@ static const char *const kind_names[BUDDY_EV_COUNT_] = {
 	[BUDDY_EV_OFFLINE] = "offline",
 };
 
+#define EV_READ	 1 /* marked read */
+#define EV_EXTRA 2 /* has an entry in extras */
+
+/* An event as kept: struct buddy_event's fields, packed (32 bytes). */
+struct ev {
+	int64_t time;
+	uint64_t entry;
+	uint64_t seq;
+	uint32_t commit; /* ids[commit - 1]; 0: none */
+	uint16_t pk;	 /* keys[pk - 1]; 0: none */
+	uint8_t kind;
+	uint8_t flags; /* EV_* */
+};
+
+/* What only some events have: a period (missed, late, reminder, pause) or an alert kind. */
+struct extra {
+	size_t i; /* the event's index; extras are in event order */
+	int64_t period_start, period_end;
+	char alert[ALERT_KIND_MAX + 1];
+};
+
 struct slot {
 	uint64_t hash;
 	size_t pos; /* event index + 1; 0: an empty slot */
 };
 
 struct buddy_events {
-	struct buddy_event *v;
+	struct ev *v;
 	size_t n, cap;
+	struct extra *x;
+	size_t nx, capx;
+	uint8_t (*keys)[32]; /* the buddies events name, first seen first */
+	size_t nkeys, capkeys, lastkey;
+	char (*ids)[BUDDY_ID_MAX + 1]; /* the commitment ids events name, NUL-padded */
+	size_t nids, capids, lastid;
+	uint32_t *idix; /* SipHash of an id -> its index + 1; never more than half full */
+	size_t idixcap;
+	struct buddy_event *shown; /* what buddy_events_at returns */
 	size_t unread;
 	size_t per_kind[BUDDY_EV_COUNT_]; /* events of each kind */
 	size_t lo;			  /* every event below this index is read */
@@ -79,6 +120,39 @@ static bool recorded_kind(enum buddy_event_kind k)
 	       k == BUDDY_EV_PAUSE;
 }
 
+/* ---- memory ---- */
+
+/* Room for need elements of elem bytes in an array of capacity *cap (0, or min doubled): the
+ * array (moved, maybe), or NULL with the old one untouched. */
+static void *grow(void *p, size_t *cap, size_t need, size_t elem, size_t min)
+{
+	size_t ncap = *cap ? *cap : min;
+	void *np;
+
+	if (need <= *cap)
+		return p;
+	while (ncap < need) {
+		if (ncap > SIZE_MAX / 2 / elem)
+			return NULL;
+		ncap *= 2;
+	}
+	np = realloc(p, ncap * elem);
+	if (np)
+		*cap = ncap;
+	return np;
+}
+
+static uint64_t sip(const struct buddy_events *v, const void *in, size_t len)
+{
+	uint8_t out[crypto_shorthash_BYTES];
+	uint64_t h = 0;
+
+	crypto_shorthash(out, in, len, v->hk);
+	for (size_t i = 0; i < sizeof(out); i++)
+		h = h << 8 | out[i];
+	return h;
+}
+
 /* ---- life ---- */
 
 struct buddy_events *buddy_events_new(void)
@@ -88,6 +162,10 @@ struct buddy_events *buddy_events_new(void)
 	/* the index key comes from libsodium's generator; sodium_init is idempotent */
 	if (sodium_init() < 0 || !(v = calloc(1, sizeof(*v))))
 		return NULL;
+	if (!(v->shown = calloc(1, sizeof(*v->shown)))) {
+		free(v);
+		return NULL;
+	}
 	randombytes_buf(v->hk, sizeof(v->hk));
 	return v;
 }
@@ -97,6 +175,14 @@ void buddy_events_free(struct buddy_events *v)
 	if (!v)
 		return;
 	free(v->v);
+	free(v->x);
+	free(v->keys);
+	if (v->ids)
+		sodium_memzero(v->ids, v->nids * sizeof(*v->ids));
+	free(v->ids);
+	free(v->idix);
+	sodium_memzero(v->shown, sizeof(*v->shown));
+	free(v->shown);
 	free(v->ix);
 	sodium_memzero(v, sizeof(*v));
 	free(v);
@@ -109,14 +195,159 @@ void buddy_events_set_live(struct buddy_events *v, buddy_event_cb cb, void *arg)
 	v->live = true;
 }
 
+/* ---- the buddies and commitment ids events name ---- */
+
+/* Buddies are few: a scan, after a look at the one named last (a sync brings one buddy's
+ * posts in a row). The number of pk (its index + 1), or 0. */
+static uint16_t key_find(const struct buddy_events *v, const uint8_t pk[32])
+{
+	for (size_t i = 0; i < v->nkeys; i++)
+		if (memcmp(v->keys[i], pk, 32) == 0)
+			return (uint16_t)(i + 1);
+	return 0;
+}
+
+static int key_get(struct buddy_events *v, const uint8_t pk[32], uint16_t *out)
+{
+	uint8_t(*nk)[32];
+
+	if (v->lastkey && memcmp(v->keys[v->lastkey - 1], pk, 32) == 0) {
+		*out = (uint16_t)v->lastkey;
+		return 0;
+	}
+	if (!(*out = key_find(v, pk))) {
+		if (v->nkeys >= KEYS_MAX ||
+		    !(nk = grow(v->keys, &v->capkeys, v->nkeys + 1, sizeof(*v->keys), 4)))
+			return BUDDY_E_NOMEM;
+		v->keys = nk;
+		memcpy(v->keys[v->nkeys], pk, 32);
+		*out = (uint16_t)++v->nkeys;
+	}
+	v->lastkey = *out;
+	return 0;
+}
+
+static bool id_is(const char *kept, const char *id, size_t len)
+{
+	return memcmp(kept, id, len) == 0 && kept[len] == '\0';
+}
+
+/* Commitment ids come from buddies, so they are found through SipHash under the random key
+ * (a buddy cannot pick ids that share a slot). The number of id (its index + 1), or 0. */
+static uint32_t id_find(const struct buddy_events *v, const char *id, size_t len)
+{
+	if (!v->idixcap)
+		return 0;
+	for (size_t i = (size_t)sip(v, id, len) & (v->idixcap - 1);;
+	     i = (i + 1) & (v->idixcap - 1)) {
+		uint32_t k = v->idix[i];
+		if (!k || id_is(v->ids[k - 1], id, len))
+			return k;
+	}
+}
+
+static void id_place(struct buddy_events *v, uint32_t *ix, size_t cap, uint32_t k)
+{
+	const char *id = v->ids[k - 1];
+	size_t i = (size_t)sip(v, id, strlen(id)) & (cap - 1);
+
+	while (ix[i])
+		i = (i + 1) & (cap - 1);
+	ix[i] = k;
+}
+
+/* The number of commitment id ("" or NULL: 0, none), interned if new. */
+static int id_get(struct buddy_events *v, const char *id, uint32_t *out)
+{
+	size_t len = id ? strnlen(id, BUDDY_ID_MAX) : 0;
+	char(*ni)[BUDDY_ID_MAX + 1];
+
+	*out = 0;
+	if (!len)
+		return 0;
+	if (v->lastid && id_is(v->ids[v->lastid - 1], id, len)) {
+		*out = (uint32_t)v->lastid;
+		return 0;
+	}
+	if (!(*out = id_find(v, id, len))) {
+		/* room in the table and in its index first, so that a failure changes nothing */
+		if (v->nids >= IDS_MAX ||
+		    !(ni = grow(v->ids, &v->capids, v->nids + 1, sizeof(*v->ids), 4)))
+			return BUDDY_E_NOMEM;
+		v->ids = ni;
+		if ((v->nids + 1) * 2 > v->idixcap) {
+			size_t ncap = v->idixcap ? v->idixcap * 2 : 16;
+			uint32_t *nx;
+
+			if (ncap > SIZE_MAX / sizeof(*nx) || !(nx = calloc(ncap, sizeof(*nx))))
+				return BUDDY_E_NOMEM;
+			for (size_t i = 0; i < v->idixcap; i++)
+				if (v->idix[i])
+					id_place(v, nx, ncap, v->idix[i]);
+			free(v->idix);
+			v->idix = nx;
+			v->idixcap = ncap;
+		}
+		memset(v->ids[v->nids], 0, sizeof(*v->ids));
+		memcpy(v->ids[v->nids], id, len);
+		*out = (uint32_t)++v->nids;
+		id_place(v, v->idix, v->idixcap, *out);
+	}
+	v->lastid = *out;
+	return 0;
+}
+
+/* ---- events as kept and as shown ---- */
+
+/* The extra fields of event i, or NULL: extras are in event order, so a binary search. */
+static const struct extra *extra_of(const struct buddy_events *v, size_t i)
+{
+	size_t lo = 0, hi = v->nx;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (v->x[mid].i < i)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < v->nx && v->x[lo].i == i ? &v->x[lo] : NULL;
+}
+
+/* Event i as a struct buddy_event. */
+static void unpack(const struct buddy_events *v, size_t i, struct buddy_event *out)
+{
+	const struct ev *c = &v->v[i];
+	const struct extra *x;
+
+	memset(out, 0, sizeof(*out));
+	out->id = i + 1;
+	out->kind = (enum buddy_event_kind)c->kind;
+	out->time = c->time;
+	if (c->pk) {
+		memcpy(out->pk, v->keys[c->pk - 1], 32);
+		out->has_pk = true;
+	}
+	if (c->commit)
+		memcpy(out->commit, v->ids[c->commit - 1], sizeof(out->commit));
+	out->entry = c->entry;
+	out->seq = c->seq;
+	if ((c->flags & EV_EXTRA) && (x = extra_of(v, i))) {
+		out->period_start = x->period_start;
+		out->period_end = x->period_end;
+		memcpy(out->alert, x->alert, sizeof(out->alert));
+	}
+	out->read = (c->flags & EV_READ) != 0;
+}
+
 /* ---- the has() index ---- */
 
 static uint64_t key_hash(const struct buddy_events *v, enum buddy_event_kind kind,
 			 const uint8_t *pk, const char *commit, int64_t period_start)
 {
-	uint8_t buf[1 + 1 + 32 + 8 + BUDDY_ID_MAX], out[crypto_shorthash_BYTES];
+	uint8_t buf[1 + 1 + 32 + 8 + BUDDY_ID_MAX];
 	size_t clen = commit ? strnlen(commit, BUDDY_ID_MAX) : 0, len = 0;
-	uint64_t h = 0;
 
 	buf[len++] = (uint8_t)kind;
 	buf[len++] = pk != NULL;
@@ -129,10 +360,7 @@ static uint64_t key_hash(const struct buddy_events *v, enum buddy_event_kind kin
 		buf[len++] = (uint8_t)((uint64_t)period_start >> (56 - 8 * i));
 	memcpy(&buf[len], commit ? commit : "", clen);
 	len += clen;
-	crypto_shorthash(out, buf, len, v->hk);
-	for (size_t i = 0; i < sizeof(out); i++)
-		h = h << 8 | out[i];
-	return h;
+	return sip(v, buf, len);
 }
 
 static bool key_equal(const struct buddy_event *e, enum buddy_event_kind kind, const uint8_t *pk,
@@ -145,13 +373,18 @@ static bool key_equal(const struct buddy_event *e, enum buddy_event_kind kind, c
 static size_t ix_find(const struct buddy_events *v, uint64_t h, enum buddy_event_kind kind,
 		      const uint8_t *pk, const char *commit, int64_t period_start)
 {
+	struct buddy_event e;
+
 	if (!v->ixcap)
 		return 0;
 	for (size_t i = h & (v->ixcap - 1);; i = (i + 1) & (v->ixcap - 1)) {
 		const struct slot *s = &v->ix[i];
 		if (!s->pos)
 			return 0;
-		if (s->hash == h && key_equal(&v->v[s->pos - 1], kind, pk, commit, period_start))
+		if (s->hash != h)
+			continue;
+		unpack(v, s->pos - 1, &e);
+		if (key_equal(&e, kind, pk, commit, period_start))
 			return s->pos;
 	}
 }
@@ -197,28 +430,29 @@ bool buddy_events_has(const struct buddy_events *v, enum buddy_event_kind kind, 
 
 /* ---- adding ---- */
 
-/* Appends ev (its id is set here) and tells the live callback. Memory is reserved before
- * anything changes, so a failure leaves the list as it was. */
+/* Appends ev (its id and read state are set here) and tells the live callback. Memory is
+ * reserved before anything changes, so a failure leaves the list as it was (a buddy key or a
+ * commitment id interned for it stays, unused, which nothing can tell). */
 static int add(struct buddy_events *v, struct buddy_event *ev)
 {
 	bool indexed = recorded_kind(ev->kind);
+	bool extra = ev->period_start || ev->period_end || ev->alert[0];
 	const uint8_t *pk = ev->has_pk ? ev->pk : NULL;
+	struct ev c, *nv;
+	struct extra *nx;
 	uint64_t h = 0;
 
-	if (v->n == v->cap) {
-		size_t ncap = v->cap ? v->cap : EVENTS_CAP_MIN;
-		struct buddy_event *nv;
-
-		while (ncap <= v->n) {
-			if (ncap > SIZE_MAX / 2)
-				return BUDDY_E_NOMEM;
-			ncap *= 2;
-		}
-		if (ncap > SIZE_MAX / sizeof(*nv) || !(nv = realloc(v->v, ncap * sizeof(*nv))))
+	memset(&c, 0, sizeof(c));
+	if (!(nv = grow(v->v, &v->cap, v->n + 1, sizeof(*v->v), EVENTS_CAP_MIN)))
+		return BUDDY_E_NOMEM;
+	v->v = nv;
+	if (extra) {
+		if (!(nx = grow(v->x, &v->capx, v->nx + 1, sizeof(*v->x), 16)))
 			return BUDDY_E_NOMEM;
-		v->v = nv;
-		v->cap = ncap;
+		v->x = nx;
 	}
+	if ((pk && key_get(v, pk, &c.pk)) || id_get(v, ev->commit, &c.commit))
+		return BUDDY_E_NOMEM;
 	if (indexed) {
 		h = key_hash(v, ev->kind, pk, ev->commit, ev->period_start);
 		/* a second record of the same key adds an event but needs no slot */
@@ -231,7 +465,21 @@ static int add(struct buddy_events *v, struct buddy_event *ev)
 	/* a delivery confirmation is news for watchers and hooks, not for the inbox: every sync
 	 * round makes one, and they would bury what buddies said */
 	ev->read = ev->kind == BUDDY_EV_DELIVERED;
-	v->v[v->n++] = *ev;
+	c.time = ev->time;
+	c.entry = ev->entry;
+	c.seq = ev->seq;
+	c.kind = (uint8_t)ev->kind;
+	c.flags = (uint8_t)((ev->read ? EV_READ : 0) | (extra ? EV_EXTRA : 0));
+	if (extra) {
+		struct extra *x = &v->x[v->nx++];
+
+		memset(x, 0, sizeof(*x));
+		x->i = v->n;
+		x->period_start = ev->period_start;
+		x->period_end = ev->period_end;
+		memcpy(x->alert, ev->alert, ALERT_KIND_MAX);
+	}
+	v->v[v->n++] = c;
 	v->unread += !ev->read;
 	v->per_kind[ev->kind]++;
 	if (indexed) {
@@ -239,7 +487,7 @@ static int add(struct buddy_events *v, struct buddy_event *ev)
 		v->ixn++;
 	}
 	if (v->live && v->cb)
-		v->cb(v->arg, &v->v[v->n - 1]);
+		v->cb(v->arg, ev);
 	return 0;
 }
 
@@ -376,15 +624,15 @@ static int read_event(const msgpack_object *body, int64_t written, struct buddy_
 
 static void mark(struct buddy_events *v, size_t i)
 {
-	if (!v->v[i].read) {
-		v->v[i].read = true;
+	if (!(v->v[i].flags & EV_READ)) {
+		v->v[i].flags |= EV_READ;
 		v->unread--;
 	}
 }
 
 static void advance_lo(struct buddy_events *v)
 {
-	while (v->lo < v->n && v->v[v->lo].read)
+	while (v->lo < v->n && (v->v[v->lo].flags & EV_READ))
 		v->lo++;
 }
 
@@ -490,7 +738,10 @@ size_t buddy_events_count(const struct buddy_events *v)
 
 const struct buddy_event *buddy_events_at(const struct buddy_events *v, size_t i)
 {
-	return i < v->n ? &v->v[i] : NULL;
+	if (i >= v->n)
+		return NULL;
+	unpack(v, i, v->shown);
+	return v->shown;
 }
 
 size_t buddy_events_kind_count(const struct buddy_events *v, enum buddy_event_kind kind)

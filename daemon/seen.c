@@ -10,7 +10,16 @@
  * 1000 entries among a million costs 1000 probes, not a scan. Entry ids come from the network,
  * so the index hashes them with SipHash under a random key: a buddy cannot pick ids that all
  * land in one bucket. Reactions to my entries are kept only for an entry I sent to that buddy,
- * so what a buddy can make us store is bounded by what we sent it. */
+ * so what a buddy can make us store is bounded by what we sent it.
+ *
+ * Memory (issue 7: a daemon holding 100,000 received posts in at most 24 MiB). A buddy's
+ * entries are most of what is here, one per check-in or note they ever shared. Kept as a
+ * struct buddy_seen_entry each with a malloc per string, an entry cost ~245 bytes: 152 of
+ * struct, ~50 for the malloc of a 37-byte text, ~42 of index (16-byte slots, 262,144 of them
+ * for 100,000 entries); massif measured 24.3 MB for 100,000 check-ins. Kept as a struct ent
+ * (48 bytes) with its strings back to back in a shared arena (~41 bytes for that text and its
+ * commitment id) and an index of 4-byte slots, it costs ~100: 10.0 MB. Readers get a struct
+ * buddy_seen_entry filled in from it on demand (seen.h says for how long it stays valid). */
 #include "buddy/seen.h"
 #include "buddy/error.h"
 
@@ -20,17 +29,18 @@
 
 /* ---- an index from a 64-bit key to a position in an array ---- */
 
-struct ix_slot {
-	uint64_t key;
-	size_t pos; /* position + 1; 0: an empty slot */
-};
+/* A slot holds a position only (4 bytes, not 16 for a key and a position): the key is read
+ * back from the array the index is over, through one of these. */
+typedef uint64_t (*ix_key_fn)(const void *arr, const uint8_t *hk, size_t pos);
 
 /* Open addressing, linear probing, never more than half full (so a probe always ends at an
  * empty slot), never shrinks: nothing indexed here is ever removed. */
 struct ix {
-	struct ix_slot *s;
+	uint32_t *s;   /* position + 1; 0: an empty slot */
 	size_t cap, n; /* cap is 0 or a power of two */
 };
+
+#define IX_POS_MAX (UINT32_MAX - 1) /* positions are below this */
 
 static uint64_t sip(const uint8_t *hk, const void *in, size_t len)
 {
@@ -52,46 +62,56 @@ static size_t ix_home(const uint8_t *hk, uint64_t key, size_t cap)
 	return (size_t)sip(hk, b, sizeof(b)) & (cap - 1);
 }
 
-/* The position of key plus one, or 0 when it is not indexed. */
-static size_t ix_get(const struct ix *ix, const uint8_t *hk, uint64_t key)
+/* The position of key plus one, or 0 when it is not indexed. arr is the array indexed. */
+static size_t ix_get(const struct ix *ix, const uint8_t *hk, uint64_t key, const void *arr,
+		     ix_key_fn key_at)
 {
 	if (!ix->cap)
 		return 0;
 	for (size_t i = ix_home(hk, key, ix->cap);; i = (i + 1) & (ix->cap - 1)) {
-		if (!ix->s[i].pos || ix->s[i].key == key)
-			return ix->s[i].pos;
+		if (!ix->s[i] || key_at(arr, hk, ix->s[i] - 1) == key)
+			return ix->s[i];
 	}
 }
 
-static void ix_place(struct ix_slot *s, size_t cap, const uint8_t *hk, uint64_t key, size_t pos1)
+static void ix_place(uint32_t *s, size_t cap, const uint8_t *hk, uint64_t key, size_t pos)
 {
 	size_t i = ix_home(hk, key, cap);
 
-	while (s[i].pos)
+	while (s[i])
 		i = (i + 1) & (cap - 1);
-	s[i].key = key;
-	s[i].pos = pos1;
+	s[i] = (uint32_t)(pos + 1);
 }
 
-/* Indexes key (not yet in the index) at pos. On failure the index is unchanged. */
-static int ix_put(struct ix *ix, const uint8_t *hk, uint64_t key, size_t pos)
+/* Makes room for one more key, at pos, so that ix_put cannot fail; on failure the index is
+ * unchanged. arr must hold every position indexed so far (their keys are read back). */
+static int ix_reserve(struct ix *ix, const uint8_t *hk, const void *arr, ix_key_fn key_at,
+		      size_t pos)
 {
-	if ((ix->n + 1) * 2 > ix->cap) {
-		size_t ncap = ix->cap ? ix->cap * 2 : 16;
-		struct ix_slot *ns;
+	size_t ncap;
+	uint32_t *ns;
 
-		if (ncap > SIZE_MAX / sizeof(*ns) || !(ns = calloc(ncap, sizeof(*ns))))
-			return BUDDY_E_NOMEM;
-		for (size_t i = 0; i < ix->cap; i++)
-			if (ix->s[i].pos)
-				ix_place(ns, ncap, hk, ix->s[i].key, ix->s[i].pos);
-		free(ix->s);
-		ix->s = ns;
-		ix->cap = ncap;
-	}
-	ix_place(ix->s, ix->cap, hk, key, pos + 1);
-	ix->n++;
+	if (pos >= IX_POS_MAX)
+		return BUDDY_E_NOMEM;
+	if ((ix->n + 1) * 2 <= ix->cap)
+		return 0;
+	ncap = ix->cap ? ix->cap * 2 : 16;
+	if (ncap > SIZE_MAX / sizeof(*ns) || !(ns = calloc(ncap, sizeof(*ns))))
+		return BUDDY_E_NOMEM;
+	for (size_t i = 0; i < ix->cap; i++)
+		if (ix->s[i])
+			ix_place(ns, ncap, hk, key_at(arr, hk, ix->s[i] - 1), ix->s[i] - 1);
+	free(ix->s);
+	ix->s = ns;
+	ix->cap = ncap;
 	return 0;
+}
+
+/* Indexes key (not yet in the index) at pos, after ix_reserve made room. */
+static void ix_put(struct ix *ix, const uint8_t *hk, uint64_t key, size_t pos)
+{
+	ix_place(ix->s, ix->cap, hk, key, pos);
+	ix->n++;
 }
 
 static void ix_free(struct ix *ix)
@@ -118,13 +138,53 @@ struct mine {
 	size_t nr, capr;
 };
 
+#define ENT_VALUE     1 /* the blob starts with the value */
+#define ENT_RETRACTED 2 /* the content is gone and `at` holds when it was retracted */
+#define ENT_OWN	      4 /* the blob is a malloc of its own, not in a chunk */
+
+/* One of a buddy's entries as kept (48 bytes on LP64). Its strings are one blob, back to back:
+ * [value, 8 bytes, when ENT_VALUE] commit NUL unit NUL tag NUL ... text NUL, so that nothing
+ * but the text needs a length. */
+struct ent {
+	uint64_t e;   /* the buddy's entry id */
+	uint64_t seq; /* the post that brought it */
+	int64_t at;   /* what it is about; once retracted, when it was retracted */
+	int64_t posted;
+	uint8_t *blob; /* NULL once retracted */
+	uint32_t len;  /* the blob's bytes */
+	uint8_t kind;  /* BUDDY_POST_CHECKIN or BUDDY_POST_NOTE */
+	uint8_t status;
+	uint8_t ntags;
+	uint8_t flags; /* ENT_* */
+};
+
+/* Blobs are cut from chunks of 64 KiB: a malloc each adds 8 bytes of header and rounds up to
+ * 16 (massif: 1.7 MB of overhead on 3.3 MB of texts for 100,000 check-ins). A blob of
+ * BLOB_OWN_MIN bytes or more (a long note) gets a malloc of its own instead, so that it goes
+ * back to the allocator when it is retracted or replaced; a chunk's bytes are never reused: a
+ * blob that goes is wiped where it stands, losing at most BLOB_OWN_MIN bytes each time. */
+#define CHUNK_BYTES  (64 * 1024 - 64)
+#define BLOB_OWN_MIN 1024
+
+struct chunk {
+	struct chunk *next;
+	size_t used;
+	uint8_t b[CHUNK_BYTES];
+};
+
+/* What readers of entries get: one entry filled in from a struct ent, reused by every call. */
+struct shown {
+	struct buddy_seen_entry x;
+	char *tags[BUDDY_TAGS_MAX];
+};
+
 struct peer {
 	uint8_t pk[32];
 	uint64_t unreadable;
 	struct buddy_seen_commitment *c;
 	size_t nc, capc;
 	struct ix cix; /* SipHash of the id -> commitment */
-	struct buddy_seen_entry *en;
+	struct ent *en;
 	size_t nen, capen;
 	struct ix eix; /* e -> entry */
 	struct theirs *th;
@@ -138,12 +198,47 @@ struct buddy_seen {
 	size_t np, capp;
 	struct mine *m;
 	size_t nm, capm;
-	struct ix mix; /* e -> mine */
+	struct ix mix;	      /* e -> mine */
+	struct chunk *chunks; /* the newest first: blobs are cut from it */
+	struct shown *shown;  /* what entry_at and entry_find return */
 };
 
-/* The text of a retracted entry: a shared empty string, never written or freed, so that a
- * retraction cannot fail for want of memory. */
+/* The text a retracted entry shows: a shared empty string, never written or freed. */
 static char retracted_text[1];
+
+/* The keys of the indexes, read back from their arrays. */
+static uint64_t ent_key(const void *arr, const uint8_t *hk, size_t pos)
+{
+	(void)hk;
+	return ((const struct ent *)arr)[pos].e;
+}
+
+static uint64_t mine_key(const void *arr, const uint8_t *hk, size_t pos)
+{
+	(void)hk;
+	return ((const struct mine *)arr)[pos].e;
+}
+
+static uint64_t theirs_key(const void *arr, const uint8_t *hk, size_t pos)
+{
+	(void)hk;
+	return ((const struct theirs *)arr)[pos].e;
+}
+
+/* A commitment id is indexed by its SipHash. Two ids with one hash (never seen in practice,
+ * and a buddy cannot aim for it without the key) are still found: the second is left out of
+ * the index and a mismatch falls back to a scan. */
+static uint64_t commit_key_at(const void *arr, const uint8_t *hk, size_t pos)
+{
+	const char *id = ((const struct buddy_seen_commitment *)arr)[pos].id;
+
+	return sip(hk, id, strlen(id));
+}
+
+static uint64_t commit_key(const struct buddy_seen *v, const char *id)
+{
+	return sip(v->hk, id, strlen(id));
+}
 
 /* Room for need elements in an array of capacity *cap: the array (moved, maybe), or NULL with
  * the old one untouched. Starts small: most per-entry groups hold one or two elements. */
@@ -170,7 +265,7 @@ static void *grow(void *p, size_t *cap, size_t need, size_t elem)
  * characters anyway), so strlen covers every byte that was copied. */
 static void wipe_free(char *s)
 {
-	if (s && s != retracted_text) {
+	if (s) {
 		sodium_memzero(s, strlen(s));
 		free(s);
 	}
@@ -188,13 +283,135 @@ static char *dup_text(const char *p, size_t len)
 	return s;
 }
 
-static void entry_clear(struct buddy_seen_entry *x)
+/* ---- entries' blobs ---- */
+
+/* len (1..BLOB_OWN_MIN - 1) bytes cut from the newest chunk, or from a new one. */
+static uint8_t *chunk_cut(struct buddy_seen *v, size_t len)
 {
-	wipe_free(x->text);
-	for (size_t i = 0; i < x->ntags; i++)
-		wipe_free(x->tags[i]);
-	free(x->tags);
-	sodium_memzero(x, sizeof(*x));
+	struct chunk *c = v->chunks;
+
+	if (!c || CHUNK_BYTES - c->used < len) {
+		if (!(c = malloc(sizeof(*c))))
+			return NULL;
+		c->next = v->chunks;
+		c->used = 0;
+		v->chunks = c;
+	}
+	c->used += len;
+	return &c->b[c->used - len];
+}
+
+/* Wipes the blob of x (and frees it, when it is its own). */
+static void ent_drop(struct ent *x)
+{
+	if (x->blob) {
+		sodium_memzero(x->blob, x->len);
+		if (x->flags & ENT_OWN)
+			free(x->blob);
+	}
+	x->blob = NULL;
+	x->len = 0;
+	x->flags &= (uint8_t) ~(ENT_OWN | ENT_VALUE);
+}
+
+/* The blob of a read entry into x: 0, BUDDY_E_NOMEM, or BUDDY_E_INVALID for a length beyond
+ * the limits or a string with a NUL inside (the readers refuse both, so never; a blob is
+ * walked with strlen, which must not stop short). */
+static int blob_make(struct buddy_seen *v, const struct buddy_post_entry *pe, struct ent *x)
+{
+	size_t lc = strnlen(pe->commit, sizeof(pe->commit) - 1);
+	size_t lu = strnlen(pe->unit, sizeof(pe->unit) - 1);
+	size_t len = lc + 1 + lu + 1 + pe->text_len + 1;
+	uint8_t *b, *q;
+
+	if (pe->text_len > BUDDY_TEXT_MAX || pe->ntags > BUDDY_TAGS_MAX ||
+	    (pe->text_len && memchr(pe->text, 0, pe->text_len)))
+		return BUDDY_E_INVALID;
+	for (size_t i = 0; i < pe->ntags; i++) {
+		if (pe->tag_lens[i] > BUDDY_TAG_MAX ||
+		    (pe->tag_lens[i] && memchr(pe->tags[i], 0, pe->tag_lens[i])))
+			return BUDDY_E_INVALID;
+		len += pe->tag_lens[i] + 1;
+	}
+	if (pe->has_value)
+		len += sizeof(pe->value);
+	b = len >= BLOB_OWN_MIN ? malloc(len) : chunk_cut(v, len);
+	if (!b)
+		return BUDDY_E_NOMEM;
+	q = b;
+	x->flags = len >= BLOB_OWN_MIN ? ENT_OWN : 0;
+	if (pe->has_value) {
+		memcpy(q, &pe->value, sizeof(pe->value));
+		q += sizeof(pe->value);
+		x->flags |= ENT_VALUE;
+	}
+	memcpy(q, pe->commit, lc);
+	q[lc] = 0;
+	q += lc + 1;
+	memcpy(q, pe->unit, lu);
+	q[lu] = 0;
+	q += lu + 1;
+	for (size_t i = 0; i < pe->ntags; i++) {
+		if (pe->tag_lens[i])
+			memcpy(q, pe->tags[i], pe->tag_lens[i]);
+		q[pe->tag_lens[i]] = 0;
+		q += pe->tag_lens[i] + 1;
+	}
+	if (pe->text_len)
+		memcpy(q, pe->text, pe->text_len);
+	q[pe->text_len] = 0;
+	x->blob = b;
+	x->len = (uint32_t)len;
+	x->ntags = (uint8_t)pe->ntags;
+	return 0;
+}
+
+/* x filled in for a reader, in v's one struct shown. Every string of the blob was checked
+ * when it was made (lengths within their fields, no NUL inside). */
+static const struct buddy_seen_entry *show(const struct buddy_seen *v, const struct ent *n)
+{
+	struct buddy_seen_entry *x = &v->shown->x;
+	const char *q = (const char *)n->blob;
+	size_t len;
+
+	memset(x, 0, sizeof(*x));
+	x->e = n->e;
+	x->seq = n->seq;
+	x->posted = n->posted;
+	x->kind = (enum buddy_post_type)n->kind;
+	if (n->flags & ENT_RETRACTED) {
+		x->retracted = n->at;
+		x->text = retracted_text;
+		return x;
+	}
+	x->at = n->at;
+	x->status = (enum buddy_checkin_status)n->status;
+	if (n->flags & ENT_VALUE) {
+		x->has_value = true;
+		memcpy(&x->value, q, sizeof(x->value));
+		q += sizeof(x->value);
+	}
+	len = strlen(q);
+	memcpy(x->commit, q, len + 1);
+	q += len + 1;
+	len = strlen(q);
+	memcpy(x->unit, q, len + 1);
+	q += len + 1;
+	for (size_t i = 0; i < n->ntags; i++) {
+		/* the struct's fields are not const; readers get them in a const struct */
+		v->shown->tags[i] = (char *)q;
+		q += strlen(q) + 1;
+	}
+	x->ntags = n->ntags;
+	x->tags = n->ntags ? v->shown->tags : NULL;
+	x->text = (char *)q;
+	return x;
+}
+
+/* What a reader was shown may hold what is about to be wiped. */
+static void shown_wipe(struct buddy_seen *v)
+{
+	sodium_memzero(v->shown, sizeof(*v->shown));
 }
 
 static void reactions_free(struct buddy_seen_reaction *r, size_t n)
@@ -204,6 +421,7 @@ static void reactions_free(struct buddy_seen_reaction *r, size_t n)
 	free(r);
 }
 
+/* Chunks are wiped and freed with the view (buddy_seen_free), not here. */
 static void peer_clear(struct peer *p)
 {
 	for (size_t i = 0; i < p->nc; i++) {
@@ -212,7 +430,8 @@ static void peer_clear(struct peer *p)
 	}
 	free(p->c);
 	for (size_t i = 0; i < p->nen; i++)
-		entry_clear(&p->en[i]);
+		if (p->en[i].flags & ENT_OWN)
+			ent_drop(&p->en[i]);
 	free(p->en);
 	for (size_t i = 0; i < p->nth; i++)
 		reactions_free(p->th[i].r, p->th[i].nr);
@@ -229,12 +448,18 @@ struct buddy_seen *buddy_seen_new(void)
 	/* the index key comes from libsodium's generator; sodium_init is idempotent */
 	if (sodium_init() < 0 || !(v = calloc(1, sizeof(*v))))
 		return NULL;
+	if (!(v->shown = calloc(1, sizeof(*v->shown)))) {
+		free(v);
+		return NULL;
+	}
 	randombytes_buf(v->hk, sizeof(v->hk));
 	return v;
 }
 
 void buddy_seen_free(struct buddy_seen *v)
 {
+	struct chunk *c, *next;
+
 	if (!v)
 		return;
 	for (size_t i = 0; i < v->np; i++)
@@ -246,6 +471,13 @@ void buddy_seen_free(struct buddy_seen *v)
 	}
 	free(v->m);
 	ix_free(&v->mix);
+	for (c = v->chunks; c; c = next) {
+		next = c->next;
+		sodium_memzero(c->b, c->used);
+		free(c);
+	}
+	shown_wipe(v);
+	free(v->shown);
 	sodium_memzero(v, sizeof(*v));
 	free(v);
 }
@@ -275,18 +507,10 @@ static struct peer *peer_get(struct buddy_seen *v, const uint8_t pk[32])
 	return p;
 }
 
-/* A commitment id is indexed by its SipHash. Two ids with one hash (never seen in practice,
- * and a buddy cannot aim for it without the key) are still found: the second is left out of
- * the index and a mismatch falls back to a scan. */
-static uint64_t commit_key(const struct buddy_seen *v, const char *id)
-{
-	return sip(v->hk, id, strlen(id));
-}
-
 static struct buddy_seen_commitment *commit_find(const struct buddy_seen *v, struct peer *p,
 						 const char *id)
 {
-	size_t pos = ix_get(&p->cix, v->hk, commit_key(v, id));
+	size_t pos = ix_get(&p->cix, v->hk, commit_key(v, id), p->c, commit_key_at);
 
 	if (!pos)
 		return NULL;
@@ -298,24 +522,21 @@ static struct buddy_seen_commitment *commit_find(const struct buddy_seen *v, str
 	return NULL;
 }
 
-static const struct buddy_seen_entry *entry_find(const struct buddy_seen *v, const struct peer *p,
-						 uint64_t e)
+static size_t ent_find(const struct buddy_seen *v, const struct peer *p, uint64_t e)
 {
-	size_t pos = ix_get(&p->eix, v->hk, e);
-
-	return pos ? &p->en[pos - 1] : NULL;
+	return ix_get(&p->eix, v->hk, e, p->en, ent_key);
 }
 
 static struct mine *mine_find(const struct buddy_seen *v, uint64_t e)
 {
-	size_t pos = ix_get(&v->mix, v->hk, e);
+	size_t pos = ix_get(&v->mix, v->hk, e, v->m, mine_key);
 
 	return pos ? &v->m[pos - 1] : NULL;
 }
 
 static struct theirs *theirs_find(const struct buddy_seen *v, const struct peer *p, uint64_t e)
 {
-	size_t pos = ix_get(&p->thix, v->hk, e);
+	size_t pos = ix_get(&p->thix, v->hk, e, p->th, theirs_key);
 
 	return pos ? &p->th[pos - 1] : NULL;
 }
@@ -339,8 +560,9 @@ static struct mine *mine_get(struct buddy_seen *v, uint64_t e)
 	if (!(m = grow(v->m, &v->capm, v->nm + 1, sizeof(*v->m))))
 		return NULL;
 	v->m = m;
-	if (ix_put(&v->mix, v->hk, e, v->nm))
+	if (ix_reserve(&v->mix, v->hk, v->m, mine_key, v->nm))
 		return NULL;
+	ix_put(&v->mix, v->hk, e, v->nm);
 	m = &v->m[v->nm++];
 	memset(m, 0, sizeof(*m));
 	m->e = e;
@@ -356,8 +578,9 @@ static struct theirs *theirs_get(struct buddy_seen *v, struct peer *p, uint64_t 
 	if (!(t = grow(p->th, &p->capth, p->nth + 1, sizeof(*p->th))))
 		return NULL;
 	p->th = t;
-	if (ix_put(&p->thix, v->hk, e, p->nth))
+	if (ix_reserve(&p->thix, v->hk, p->th, theirs_key, p->nth))
 		return NULL;
+	ix_put(&p->thix, v->hk, e, p->nth);
 	t = &p->th[p->nth++];
 	memset(t, 0, sizeof(*t));
 	t->e = e;
@@ -410,9 +633,12 @@ static int in_commitment(struct buddy_seen *v, struct peer *p, int64_t time,
 		}
 		p->c = na;
 		key = commit_key(v, pc.id);
-		if (!ix_get(&p->cix, v->hk, key) && ix_put(&p->cix, v->hk, key, p->nc)) {
-			wipe_free(title);
-			return BUDDY_E_NOMEM;
+		if (!ix_get(&p->cix, v->hk, key, p->c, commit_key_at)) {
+			if (ix_reserve(&p->cix, v->hk, p->c, commit_key_at, p->nc)) {
+				wipe_free(title);
+				return BUDDY_E_NOMEM;
+			}
+			ix_put(&p->cix, v->hk, key, p->nc);
 		}
 		c = &p->c[p->nc++];
 		memset(c, 0, sizeof(*c));
@@ -435,66 +661,45 @@ static int in_commitment(struct buddy_seen *v, struct peer *p, int64_t time,
 	return 0;
 }
 
-/* Fills x from a read entry, copying every string; on failure x holds nothing. */
-static int entry_build(struct buddy_seen_entry *x, const struct buddy_post_entry *pe,
-		       enum buddy_post_type kind, uint64_t seq, int64_t time)
-{
-	memset(x, 0, sizeof(*x));
-	x->e = pe->e;
-	x->seq = seq;
-	x->at = pe->at;
-	x->posted = time;
-	x->kind = kind;
-	x->status = pe->status;
-	memcpy(x->commit, pe->commit, sizeof(x->commit));
-	x->has_value = pe->has_value;
-	x->value = pe->value;
-	memcpy(x->unit, pe->unit, sizeof(x->unit));
-	if (!(x->text = dup_text(pe->text, pe->text_len)))
-		goto fail;
-	if (pe->ntags) {
-		if (!(x->tags = calloc(pe->ntags, sizeof(*x->tags))))
-			goto fail;
-		for (; x->ntags < pe->ntags; x->ntags++)
-			if (!(x->tags[x->ntags] =
-				      dup_text(pe->tags[x->ntags], pe->tag_lens[x->ntags])))
-				goto fail;
-	}
-	return 0;
-fail:
-	entry_clear(x);
-	return BUDDY_E_NOMEM;
-}
-
 static int in_entry(struct buddy_seen *v, struct peer *p, enum buddy_post_type kind, uint64_t seq,
 		    int64_t time, const msgpack_object *body)
 {
 	struct buddy_post_entry pe;
-	struct buddy_seen_entry x, *na;
+	struct ent x, *na;
 	size_t pos;
+	int rc;
 
 	if (buddy_post_read_entry(body, kind == BUDDY_POST_CHECKIN, &pe))
 		return BUDDY_E_INVALID;
-	if (entry_build(&x, &pe, kind, seq, time))
-		return BUDDY_E_NOMEM;
-	pos = ix_get(&p->eix, v->hk, pe.e);
+	pos = ent_find(v, p, pe.e);
+	if (!pos) {
+		/* room first: once the blob is made nothing may fail */
+		if (!(na = grow(p->en, &p->capen, p->nen + 1, sizeof(*p->en))))
+			return BUDDY_E_NOMEM;
+		p->en = na;
+		if (ix_reserve(&p->eix, v->hk, p->en, ent_key, p->nen))
+			return BUDDY_E_NOMEM;
+	}
+	memset(&x, 0, sizeof(x));
+	x.e = pe.e;
+	x.seq = seq;
+	x.at = pe.at;
+	x.posted = time;
+	x.kind = (uint8_t)kind;
+	x.status = (uint8_t)pe.status;
+	if ((rc = blob_make(v, &pe, &x)))
+		return rc;
 	if (pos) {
 		/* the same e again (an honest author never does it): the newer post wins whole,
 		 * retraction included, and the entry keeps its place in the stream order */
-		entry_clear(&p->en[pos - 1]);
+		shown_wipe(v);
+		ent_drop(&p->en[pos - 1]);
 		p->en[pos - 1] = x;
 		return 0;
 	}
-	if (!(na = grow(p->en, &p->capen, p->nen + 1, sizeof(*p->en))))
-		goto nomem;
-	p->en = na;
-	if (ix_put(&p->eix, v->hk, pe.e, p->nen))
-		goto nomem;
+	ix_put(&p->eix, v->hk, pe.e, p->nen);
 	p->en[p->nen++] = x;
 	return 0;
-nomem:
-	entry_clear(&x);
-	return BUDDY_E_NOMEM;
 }
 
 /* Section 15.3: the recipient keeps only that entry e existed and when it was retracted. The
@@ -503,30 +708,26 @@ nomem:
 static int in_retraction(struct buddy_seen *v, struct peer *p, int64_t time,
 			 const msgpack_object *body)
 {
-	struct buddy_seen_entry *x;
+	struct ent *x;
 	uint64_t e;
 	size_t pos;
+	bool first;
 
 	if (buddy_post_read_retraction(body, &e))
 		return BUDDY_E_INVALID;
-	if (!(pos = ix_get(&p->eix, v->hk, e)))
+	if (!(pos = ent_find(v, p, e)))
 		return 0; /* nothing of that id reached us: nothing to wipe */
 	x = &p->en[pos - 1];
-	wipe_free(x->text);
-	x->text = retracted_text;
-	for (size_t i = 0; i < x->ntags; i++)
-		wipe_free(x->tags[i]);
-	free(x->tags);
-	x->tags = NULL;
-	x->ntags = 0;
-	sodium_memzero(x->commit, sizeof(x->commit));
-	sodium_memzero(x->unit, sizeof(x->unit));
-	sodium_memzero(&x->value, sizeof(x->value));
-	x->has_value = false;
-	x->at = 0;
+	/* the first retraction is when it was retracted (a time of 0 reads as none, as it
+	 * always has) */
+	first = !(x->flags & ENT_RETRACTED) || x->at == 0;
+	shown_wipe(v);
+	ent_drop(x);
 	x->status = 0;
-	if (!x->retracted) /* the first retraction is when it was retracted */
-		x->retracted = time;
+	x->ntags = 0;
+	x->flags = ENT_RETRACTED;
+	if (first)
+		x->at = time;
 	return 0;
 }
 
@@ -701,15 +902,16 @@ const struct buddy_seen_entry *buddy_seen_entry_at(const struct buddy_seen *v, c
 {
 	const struct peer *p = peer_find(v, pk);
 
-	return p && i < p->nen ? &p->en[i] : NULL;
+	return p && i < p->nen ? show(v, &p->en[i]) : NULL;
 }
 
 const struct buddy_seen_entry *buddy_seen_entry_find(const struct buddy_seen *v,
 						     const uint8_t pk[32], uint64_t e)
 {
 	const struct peer *p = peer_find(v, pk);
+	size_t pos = p ? ent_find(v, p, e) : 0;
 
-	return p ? entry_find(v, p, e) : NULL;
+	return pos ? show(v, &p->en[pos - 1]) : NULL;
 }
 
 const struct buddy_seen_reaction *buddy_seen_reactions_to_mine(const struct buddy_seen *v,

@@ -80,9 +80,11 @@ int buddy_events_record(struct buddy_events *v, uint64_t type, int64_t written,
 void buddy_events_live(struct buddy_events *v, enum buddy_event_kind kind, const uint8_t pk[32],
 		       int64_t now);
 
-/* Reading. */
+/* Reading. Events are kept packed (one per post a buddy sends) and filled in for the reader:
+ * buddy_events_at(v, i) (the event of id i + 1, or NULL) returns one struct that its next call
+ * on v overwrites; copy what must outlive it. The callback's event is valid during the call. */
 size_t buddy_events_count(const struct buddy_events *v);
-const struct buddy_event *buddy_events_at(const struct buddy_events *v, size_t i); /* id i + 1 */
+const struct buddy_event *buddy_events_at(const struct buddy_events *v, size_t i);
 size_t buddy_events_unread(const struct buddy_events *v);
 /* How many events of one kind there are (cheap: kept as events are added). */
 size_t buddy_events_kind_count(const struct buddy_events *v, enum buddy_event_kind kind);

@@ -78,14 +78,17 @@ void buddy_seen_post(void *v, bool outgoing, const uint8_t pk[32], uint64_t seq,
 uint64_t buddy_seen_unreadable(const struct buddy_seen *v, const uint8_t pk[32]);
 
 /* Incoming: buddy pk's commitments (in the order first announced) and entries (in stream
- * order). Entries of one commitment: iterate and filter. */
+ * order). Entries of one commitment: iterate and filter. Entries are kept packed (a buddy can
+ * share 150,000 of them) and filled in for the reader: the entry that buddy_seen_entry_at and
+ * buddy_seen_entry_find return is one struct that the next call of either (or the next post)
+ * overwrites; copy what must outlive it. */
 size_t buddy_seen_ncommits(const struct buddy_seen *v, const uint8_t pk[32]);
 const struct buddy_seen_commitment *buddy_seen_commit_at(const struct buddy_seen *v,
 							 const uint8_t pk[32], size_t i);
 size_t buddy_seen_nentries(const struct buddy_seen *v, const uint8_t pk[32]);
 const struct buddy_seen_entry *buddy_seen_entry_at(const struct buddy_seen *v, const uint8_t pk[32],
 						   size_t i);
-/* Buddy pk's entry by their entry id, or NULL. */
+/* Buddy pk's entry by their entry id, or NULL. Valid as long as buddy_seen_entry_at's. */
 const struct buddy_seen_entry *buddy_seen_entry_find(const struct buddy_seen *v,
 						     const uint8_t pk[32], uint64_t e);
 

@@ -815,6 +815,115 @@ static void test_events_has_many(void **state)
 	buddy_events_free(v);
 }
 
+/* ---- many ---- */
+
+/* Thousands of events naming many buddies and commitments, some with a period or an alert
+ * kind, some with neither, some about no buddy: each reads back with exactly its own fields
+ * (events.c keeps buddies and commitment ids as numbers into tables of the distinct ones, and
+ * periods and alert kinds apart, and fills a struct buddy_event in when one is read). */
+static void test_events_many_buddies_and_commitments(void **state)
+{
+	enum { N = 3000, BUDDIES = 5, COMMITS = 300 };
+	struct buddy_events *v = buddy_events_new();
+	struct buddy_event *want = calloc(N, sizeof(*want));
+	uint8_t pks[BUDDIES][32];
+	msgpack_sbuffer sb;
+
+	(void)state;
+	assert_non_null(want);
+	msgpack_sbuffer_init(&sb);
+	for (int b = 0; b < BUDDIES; b++) {
+		memset(pks[b], 0xc0, 32);
+		pks[b][31] = (uint8_t)b;
+	}
+	for (int i = 0; i < N; i++) {
+		struct buddy_event *w = &want[i];
+		const uint8_t *pk = pks[(i / 3) % BUDDIES];
+		int64_t t = T0 + i;
+		char commit[16];
+
+		snprintf(commit, sizeof(commit), "c%d", (i * 7) % COMMITS);
+		w->id = (uint64_t)i + 1;
+		w->time = t;
+		w->has_pk = true;
+		memcpy(w->pk, pk, 32);
+		switch (i % 6) {
+		case 0:
+		case 1:
+			post_entry(v, false, pk, (uint64_t)i + 1, t, (uint64_t)i + 100, commit,
+				   BUDDY_CHECKIN_DONE, "x");
+			w->kind = BUDDY_EV_CHECKIN;
+			strcpy(w->commit, commit);
+			w->entry = (uint64_t)i + 100;
+			w->seq = (uint64_t)i + 1;
+			break;
+		case 2:
+			post_entry(v, false, pk, (uint64_t)i + 1, t, (uint64_t)i + 100, NULL, 0,
+				   "a note on nothing");
+			w->kind = BUDDY_EV_NOTE;
+			w->entry = (uint64_t)i + 100;
+			w->seq = (uint64_t)i + 1;
+			break;
+		case 3:
+			assert_int_equal(event40(v, t, BUDDY_EV_MISSED, pk, commit, t - DAY, t, 0),
+					 0);
+			w->kind = BUDDY_EV_MISSED;
+			strcpy(w->commit, commit);
+			w->period_start = t - DAY;
+			w->period_end = t;
+			break;
+		case 4:
+			strcpy(w->alert, i % 12 == 4 ? "signature" : "gap");
+			msgpack_sbuffer_clear(&sb);
+			assert_int_equal(
+				buddy_streams_make_alert(&sb, t, pk, w->alert, (uint64_t)i * 1000),
+				0);
+			assert_int_equal(apply(v, &sb), 0);
+			w->kind = BUDDY_EV_ALERT;
+			w->seq = (uint64_t)i * 1000;
+			break;
+		default:
+			assert_int_equal(
+				event40(v, t, BUDDY_EV_REMINDER, NULL, commit, t, t + DAY, 0), 0);
+			w->kind = BUDDY_EV_REMINDER;
+			w->has_pk = false;
+			memset(w->pk, 0, 32);
+			strcpy(w->commit, commit);
+			w->period_start = t;
+			w->period_end = t + DAY;
+			break;
+		}
+	}
+	msgpack_sbuffer_destroy(&sb);
+	assert_int_equal(buddy_events_count(v), N);
+	assert_int_equal(buddy_events_unread(v), N);
+	for (int i = 0; i < N; i++) {
+		const struct buddy_event *ev = buddy_events_at(v, (size_t)i), *w = &want[i];
+
+		assert_int_equal(ev->id, w->id);
+		assert_int_equal(ev->kind, w->kind);
+		assert_int_equal(ev->time, w->time);
+		assert_int_equal(ev->has_pk, w->has_pk);
+		assert_memory_equal(ev->pk, w->pk, 32);
+		assert_string_equal(ev->commit, w->commit);
+		assert_int_equal(ev->entry, w->entry);
+		assert_int_equal(ev->seq, w->seq);
+		assert_int_equal(ev->period_start, w->period_start);
+		assert_int_equal(ev->period_end, w->period_end);
+		assert_string_equal(ev->alert, w->alert);
+		assert_false(ev->read);
+		if (w->kind == BUDDY_EV_MISSED || w->kind == BUDDY_EV_REMINDER) {
+			assert_true(buddy_events_has(v, w->kind, w->has_pk ? w->pk : NULL,
+						     w->commit, w->period_start));
+			assert_false(buddy_events_has(v, w->kind, w->has_pk ? w->pk : NULL,
+						      w->commit, w->period_start + 1));
+		}
+	}
+	assert_false(buddy_events_has(v, BUDDY_EV_MISSED, pks[0], "c-none", T0 + 3 - DAY));
+	free(want);
+	buddy_events_free(v);
+}
+
 /* ---- live ---- */
 
 struct heard {
@@ -940,6 +1049,7 @@ int main(void)
 		T(test_events_corrupt_read_refused),
 		T(test_events_has_matches_kind_buddy_commit_period),
 		T(test_events_has_many),
+		T(test_events_many_buddies_and_commitments),
 		T(test_events_live_only_after_set_live),
 		T(test_events_through_journal),
 	};

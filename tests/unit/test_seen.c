@@ -303,10 +303,11 @@ static void test_seen_checkins_and_notes(void **state)
 	assert_string_equal(x->tags[0], "morning");
 	assert_string_equal(x->tags[1], "park");
 	assert_int_equal(x->retracted, 0);
-	assert_ptr_equal(buddy_seen_entry_find(v, A, 1), x);
+	/* by id, the same entry (and what entry_at returned is overwritten: one struct serves) */
+	assert_int_equal(buddy_seen_entry_find(v, A, 1)->seq, s1);
 
+	assert_int_equal(buddy_seen_entry_at(v, A, 1)->seq, s2);
 	x = buddy_seen_entry_find(v, A, 3);
-	assert_ptr_equal(x, buddy_seen_entry_at(v, A, 1));
 	assert_int_equal(x->seq, s2);
 	assert_int_equal(x->kind, BUDDY_POST_NOTE);
 	assert_int_equal(x->status, 0);
@@ -321,8 +322,8 @@ static void test_seen_checkins_and_notes(void **state)
 	assert_int_equal(x->status, BUDDY_CHECKIN_SKIP);
 	assert_string_equal(x->text, "");
 
+	assert_int_equal(buddy_seen_entry_at(v, A, 3)->e, 6);
 	x = buddy_seen_entry_find(v, A, 6);
-	assert_ptr_equal(x, buddy_seen_entry_at(v, A, 3));
 	assert_int_equal(x->kind, BUDDY_POST_NOTE);
 	assert_string_equal(x->commit, "run");
 	assert_true(x->value == -2);
@@ -352,8 +353,8 @@ static void test_seen_entry_posted_again_replaces(void **state)
 	post_checkin(&in, T0 + 1, 2, "second");
 	seq = post_entry(&in, T0 + 2, 1, NULL, 0, "first, edited", NULL, 0, NULL);
 	assert_int_equal(buddy_seen_nentries(v, A), 2);
+	assert_int_equal(buddy_seen_entry_find(v, A, 1)->seq, seq);
 	x = buddy_seen_entry_at(v, A, 0);
-	assert_ptr_equal(x, buddy_seen_entry_find(v, A, 1));
 	assert_int_equal(x->e, 1);
 	assert_int_equal(x->seq, seq);
 	assert_int_equal(x->posted, T0 + 2);
@@ -362,6 +363,138 @@ static void test_seen_entry_posted_again_replaces(void **state)
 	assert_false(x->has_value);
 	assert_int_equal(x->ntags, 0);
 	assert_int_equal(buddy_seen_entry_at(v, A, 1)->e, 2);
+
+	/* a retracted entry posted again is back, whole */
+	post_retract(&in, T0 + 3, 2);
+	assert_int_equal(buddy_seen_entry_find(v, A, 2)->retracted, T0 + 3);
+	seq = post_entry(&in, T0 + 4, 2, "run", BUDDY_CHECKIN_PARTIAL, "second, again", "km", 2,
+			 NULL);
+	x = buddy_seen_entry_at(v, A, 1);
+	assert_int_equal(x->e, 2);
+	assert_int_equal(x->seq, seq);
+	assert_int_equal(x->retracted, 0);
+	assert_int_equal(x->at, T0 + 4 - 60);
+	assert_int_equal(x->status, BUDDY_CHECKIN_PARTIAL);
+	assert_string_equal(x->commit, "run");
+	assert_string_equal(x->text, "second, again");
+	assert_true(x->has_value && x->value == 2);
+	assert_string_equal(x->unit, "km");
+	assert_int_equal(buddy_seen_nentries(v, A), 2);
+	buddy_seen_free(v);
+}
+
+/* Text of len bytes for entry e: letters only, different for every e and len. */
+static char *make_text(uint64_t e, size_t len)
+{
+	char *t = malloc(len + 1);
+
+	assert_non_null(t);
+	for (size_t i = 0; i < len; i++)
+		t[i] = (char)('a' + (e * 7 + i) % 26);
+	t[len] = '\0';
+	return t;
+}
+
+/* Every field at its longest (a 32-byte commitment id, a 16-byte unit, 16 tags of 32 bytes, a
+ * note of 60,000 bytes), texts on either side of the size at which seen.c stops packing them
+ * together (1,024 bytes of strings), and hundreds of entries of every size in between: each
+ * reads back as it was sent, through retractions and replacements around it. */
+static void test_seen_entries_of_every_size(void **state)
+{
+	static const char id[] = "a-commitment-id-of-32-bytes-long";
+	static const char unit[] = "units-of-16-byte";
+	struct buddy_seen *v = buddy_seen_new();
+	struct stream in = stream(v, false, A);
+	const struct buddy_seen_entry *x;
+	const char *tags[BUDDY_TAGS_MAX + 1];
+	char tagbuf[BUDDY_TAGS_MAX][BUDDY_TAG_MAX + 1];
+	char *big = make_text(1, 60000), *t;
+	enum { MANY = 400 };
+
+	(void)state;
+	assert_int_equal(strlen(id), BUDDY_ID_MAX);
+	assert_int_equal(strlen(unit), BUDDY_UNIT_MAX);
+	for (int i = 0; i < BUDDY_TAGS_MAX; i++) {
+		memset(tagbuf[i], 'a' + i, BUDDY_TAG_MAX);
+		tagbuf[i][BUDDY_TAG_MAX] = '\0';
+		tags[i] = tagbuf[i];
+	}
+	tags[BUDDY_TAGS_MAX] = NULL;
+	post_entry(&in, T0, 1, id, BUDDY_CHECKIN_DONE, big, unit, 1e300, tags);
+	/* commit "run", no value, no tags: 6 bytes besides the text, so 1,023 and 1,024 */
+	t = make_text(2, 1017);
+	post_checkin(&in, T0 + 1, 2, t);
+	free(t);
+	t = make_text(3, 1018);
+	post_checkin(&in, T0 + 2, 3, t);
+	free(t);
+	for (uint64_t e = 4; e < 4 + MANY; e++) {
+		t = make_text(e, (size_t)(e * 37 % 1500));
+		post_entry(&in, T0 + (int64_t)e, e, e % 2 ? "run" : NULL,
+			   e % 2 ? BUDDY_CHECKIN_SKIP : 0, t, e % 3 ? NULL : "km", (double)e,
+			   e % 5 ? NULL : tags + BUDDY_TAGS_MAX - 2);
+		free(t);
+	}
+	assert_int_equal(buddy_seen_nentries(v, A), 3 + MANY);
+	assert_int_equal(buddy_seen_unreadable(v, A), 0);
+
+	x = buddy_seen_entry_find(v, A, 1);
+	assert_string_equal(x->commit, id);
+	assert_string_equal(x->unit, unit);
+	assert_true(x->has_value && x->value == 1e300);
+	assert_int_equal(x->ntags, BUDDY_TAGS_MAX);
+	for (int i = 0; i < BUDDY_TAGS_MAX; i++)
+		assert_string_equal(x->tags[i], tagbuf[i]);
+	assert_string_equal(x->text, big);
+	for (uint64_t e = 2; e <= 3; e++) {
+		t = make_text(e, 1015 + e);
+		assert_string_equal(buddy_seen_entry_find(v, A, e)->text, t);
+		free(t);
+	}
+
+	/* the longest and a few others go, the one on the edge comes back shorter */
+	post_retract(&in, T0 + 1000, 1);
+	post_retract(&in, T0 + 1001, 3);
+	for (uint64_t e = 4; e < 4 + MANY; e += 7)
+		post_retract(&in, T0 + 1002, e);
+	post_checkin(&in, T0 + 1003, 2, "short now");
+
+	x = buddy_seen_entry_at(v, A, 0);
+	assert_int_equal(x->retracted, T0 + 1000);
+	assert_string_equal(x->text, "");
+	assert_string_equal(x->commit, "");
+	assert_string_equal(x->unit, "");
+	assert_int_equal(x->ntags, 0);
+	assert_false(x->has_value);
+	assert_string_equal(buddy_seen_entry_at(v, A, 1)->text, "short now");
+	assert_int_equal(buddy_seen_entry_at(v, A, 2)->retracted, T0 + 1001);
+	for (uint64_t e = 4; e < 4 + MANY; e++) {
+		x = buddy_seen_entry_at(v, A, e - 1);
+		assert_int_equal(x->e, e);
+		assert_int_equal(x->posted, T0 + (int64_t)e);
+		if ((e - 4) % 7 == 0) {
+			assert_int_equal(x->retracted, T0 + 1002);
+			assert_string_equal(x->text, "");
+			continue;
+		}
+		t = make_text(e, (size_t)(e * 37 % 1500));
+		assert_string_equal(x->text, t);
+		free(t);
+		assert_int_equal(x->kind, e % 2 ? BUDDY_POST_CHECKIN : BUDDY_POST_NOTE);
+		assert_string_equal(x->commit, e % 2 ? "run" : "");
+		assert_int_equal(x->has_value, e % 3 == 0);
+		assert_string_equal(x->unit, e % 3 ? "" : "km");
+		if (x->has_value)
+			assert_true(x->value == (double)e);
+		assert_int_equal(x->ntags, e % 5 ? 0 : 2);
+		if (x->ntags) {
+			assert_string_equal(x->tags[0], tagbuf[BUDDY_TAGS_MAX - 2]);
+			assert_string_equal(x->tags[1], tagbuf[BUDDY_TAGS_MAX - 1]);
+		} else {
+			assert_null(x->tags);
+		}
+	}
+	free(big);
 	buddy_seen_free(v);
 }
 
@@ -381,8 +514,8 @@ static void test_seen_retraction_wipes_content_keeps_fact(void **state)
 	post_retract(&in, T0 + 20, 1);
 
 	assert_int_equal(buddy_seen_nentries(v, A), 2);
+	assert_int_equal(buddy_seen_entry_at(v, A, 0)->e, 1);
 	x = buddy_seen_entry_find(v, A, 1);
-	assert_ptr_equal(x, buddy_seen_entry_at(v, A, 0));
 	assert_int_equal(x->e, 1);
 	assert_int_equal(x->retracted, T0 + 20);
 	assert_string_equal(x->text, "");
@@ -772,6 +905,11 @@ static void test_seen_large_feed(void **state)
 	assert_int_equal(total, BIG / 10);
 	assert_null(buddy_seen_entry_find(v, A, BIG + 1));
 	assert_string_equal(buddy_seen_entry_at(v, A, BIG - 1)->text, "check-in 100000");
+	for (size_t i = 0; i < BIG; i += 997) {
+		char want[32];
+		snprintf(want, sizeof(want), "check-in %zu", i + 1);
+		assert_string_equal(buddy_seen_entry_at(v, A, i)->text, want);
+	}
 	buddy_seen_free(v);
 }
 
@@ -784,6 +922,7 @@ int main(void)
 		T(test_seen_outgoing_commitment_not_recorded),
 		T(test_seen_checkins_and_notes),
 		T(test_seen_entry_posted_again_replaces),
+		T(test_seen_entries_of_every_size),
 		T(test_seen_retraction_wipes_content_keeps_fact),
 		T(test_seen_reactions_to_my_entries),
 		T(test_seen_my_reactions_to_theirs),
