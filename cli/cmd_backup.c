@@ -4,6 +4,7 @@
  * backup passphrase on its way to the daemon. FILE appears whole or not at all: the bytes go
  * to a 0600 temporary file beside it, which is fsynced and renamed over FILE at the end. */
 #include "buddy/backup.h"
+#include "buddy/fdio.h"
 #include "buddy/keys.h"
 #include "buddy/mp.h"
 #include "cli.h"
@@ -32,20 +33,6 @@ struct out {
 	char *tmp;
 	int fd;
 };
-
-static int write_all(int fd, const uint8_t *p, size_t n)
-{
-	while (n) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -1;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
 
 static int fsync_dir_of(const char *path)
 {
@@ -249,7 +236,7 @@ static int copy_out(uint64_t id, uint64_t size, int fd, const char *what, bool p
 			return EXIT_ERROR;
 		}
 		eof = e->via.boolean;
-		if (write_all(fd, (const uint8_t *)data->via.bin.ptr, data->via.bin.size)) {
+		if (buddy_write_all(fd, (const uint8_t *)data->via.bin.ptr, data->via.bin.size)) {
 			cli_err("cannot write %s: %s; %s", what, strerror(errno),
 				lost(piped, off + 1));
 			cli_reply_free(&rep);

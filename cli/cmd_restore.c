@@ -14,6 +14,7 @@
 #include "buddy/clock.h"
 #include "buddy/error.h"
 #include "buddy/events.h"
+#include "buddy/fdio.h"
 #include "buddy/home.h"
 #include "buddy/journal.h"
 #include "buddy/keys.h"
@@ -59,20 +60,6 @@ struct restore {
 
 /* ---- writing the staged home ---- */
 
-static int write_all(int fd, const uint8_t *p, size_t n)
-{
-	while (n) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return buddy_err_from_errno(errno);
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 static int sink_config(void *arg, const uint8_t *data, size_t len)
 {
 	struct restore *r = arg;
@@ -83,7 +70,7 @@ static int sink_config(void *arg, const uint8_t *data, size_t len)
 	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0)
 		return buddy_err_from_errno(errno);
-	rc = write_all(fd, data, len);
+	rc = buddy_write_all(fd, data, len);
 	if (rc == 0 && fsync(fd))
 		rc = buddy_err_from_errno(errno);
 	close(fd);
@@ -112,7 +99,7 @@ static int sink_data(void *arg, const uint8_t *data, size_t len)
 	if (interrupted)
 		return BUDDY_E_STATE;
 	r->got += len;
-	return write_all(r->fd, data, len);
+	return buddy_write_all(r->fd, data, len);
 }
 
 static int sink_end(void *arg)

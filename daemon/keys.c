@@ -10,6 +10,7 @@
  * file could make it reserve gigabytes. Writing uses msgpack-c. */
 #include "buddy/keys.h"
 #include "buddy/error.h"
+#include "buddy/fdio.h"
 #include "buddy/limits.h"
 
 #include <errno.h>
@@ -561,22 +562,6 @@ out:
 
 /* Writing. */
 
-static int write_all(int fd, const uint8_t *p, size_t len)
-{
-	ssize_t r;
-
-	while (len) {
-		r = write(fd, p, len);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return buddy_err_from_errno(errno);
-		p += r;
-		len -= (size_t)r;
-	}
-	return 0;
-}
-
 /* Makes a rename or a creation in path's directory durable. */
 static int fsync_parent(const char *path)
 {
@@ -614,7 +599,7 @@ static int write_new_file(const char *path, const msgpack_sbuffer *sb)
 	fd = open(path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0)
 		return buddy_err_from_errno(errno);
-	ret = write_all(fd, (const uint8_t *)sb->data, sb->size);
+	ret = buddy_write_all(fd, (const uint8_t *)sb->data, sb->size);
 	if (!ret && fsync(fd) != 0)
 		ret = buddy_err_from_errno(errno);
 	if (close(fd) != 0 && !ret)
