@@ -1017,6 +1017,7 @@ static void test_store_pipeline_long_replay(void **state)
 			 BUDDY_E_INVALID);
 	assert_null(s);
 	assert_int_equal(c.n, 4321);
+	collect_free(&c);
 
 	/* one flipped bit in record 4000 (past several chunks, after a big record) */
 	seg_path(p, f->dir, 1);
