@@ -279,7 +279,14 @@ class Conn:
                 self.p.faults_left += 1  # no place inside a frame here: the next piece
                 self.p.stats.d["faults"] -= 1
                 return
-            await self.forward(d, piece[:c])
+            try:
+                await self.forward(d, piece[:c])
+            except (OSError, ConnectionError):
+                # the connection went away before the cut was made: no fault struck here
+                # (counted as one, it would break "every reset fell inside a frame")
+                self.p.faults_left += 1
+                self.p.stats.d["faults"] -= 1
+                raise
             self.state = "cut"
             f = self.framers[d]
             self.p.stats.d["mid_frame"] += 1
